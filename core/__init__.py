@@ -1,0 +1,36 @@
+"""The explorer's engine: load a model, trace a text through it, pool, embed.
+
+Knows nothing of Streamlit; returns plain dataclasses and numpy arrays.
+
+    >>> from core import load_model, trace_text
+    >>> model = load_model()                      # the bundled all-MiniLM-L6-v2, offline
+    >>> trace = trace_text(model, "The cat sat unhappily")
+    >>> trace.tokens.tokens, trace.hidden_states.shape, trace.attentions.shape
+"""
+
+from .architectures import ARCHITECTURES, Architecture, supported_model_types
+from .bundled import BUNDLED_MODEL_ID
+from .devices import available_devices, resolve_device
+from .embedding import embed_texts
+from .errors import (
+    DeviceError,
+    ExplorerError,
+    InputTextError,
+    ModelIntegrityError,
+    ModelLoadError,
+    UnsupportedArchitectureError,
+)
+from .hooks import count_registered_hooks
+from .loading import ExplorerModel, build_model_from_config, load_model
+from .model_info import ModelInfo
+from .pooling import POOLING_FUNCTIONS, POOLING_LABELS, l2_normalize, pool
+from .tokenization import TokenizedText, Truncation, gpt2_tokenizer, tokenize
+from .trace import EmbeddingStage, LayerTrace, Trace, trace_text
+
+__all__ = [
+    "ARCHITECTURES", "Architecture", "BUNDLED_MODEL_ID", "DeviceError", "EmbeddingStage", "ExplorerError",
+    "ExplorerModel", "InputTextError", "LayerTrace", "ModelInfo", "ModelIntegrityError", "ModelLoadError",
+    "POOLING_FUNCTIONS", "POOLING_LABELS", "TokenizedText", "Trace", "Truncation", "UnsupportedArchitectureError",
+    "available_devices", "build_model_from_config", "count_registered_hooks", "embed_texts", "gpt2_tokenizer",
+    "l2_normalize", "load_model", "pool", "resolve_device", "supported_model_types", "tokenize", "trace_text",
+]

@@ -1,0 +1,83 @@
+"""Many texts → sentence vectors, in batches, without hooks (the fast path).
+
+Texts are sorted by length so each batch pads little (as sentence-transformers does), the
+model's lock is taken per batch so traces from other sessions can run in between, and a
+``progress`` callback and ``should_stop`` check let a page show progress and stop early.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from .errors import InputTextError
+from .loading import ExplorerModel
+from .pooling import l2_normalize, pool
+
+
+class EmbeddingStopped(Exception):
+    """``should_stop`` returned True; carries the vectors finished so far."""
+
+    def __init__(self, done: int, total: int):
+        super().__init__(f"stopped after {done} of {total} texts")
+        self.done, self.total = done, total
+
+
+def embed_texts(
+    explorer: ExplorerModel,
+    texts: Sequence[str],
+    *,
+    pooling: str | Sequence[str] | None = None,
+    normalize: bool | None = None,
+    batch_size: int = 32,
+    layer: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> np.ndarray | dict[str, np.ndarray]:
+    """Embed ``texts``: [N, d] for one pooling (the model's native one by default), or a dict of
+    name → [N, d] when ``pooling`` is a list, all from one forward pass per batch.
+
+    ``normalize`` defaults to what the model's own pipeline does; ``layer`` pools the hidden
+    state after that layer (0 = embedding output) instead of the last one.
+    """
+    if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
+        raise InputTextError("Expected a list of texts.")
+    if len(texts) == 0:
+        raise InputTextError("There are no texts to embed.")
+    info = explorer.info
+    modes = [pooling or info.default_pooling] if pooling is None or isinstance(pooling, str) else list(pooling)
+    normalize = info.normalizes if normalize is None else normalize
+    tokenizer = explorer.tokenizer
+    lengths = [len(t) for t in texts]
+    order = np.argsort([-n for n in lengths], kind="stable")
+    outputs = {mode: np.zeros((len(texts), info.d_model), dtype=np.float32) for mode in modes}
+    device = explorer.device
+    done = 0
+    for start in range(0, len(texts), batch_size):
+        if should_stop is not None and should_stop():
+            raise EmbeddingStopped(done, len(texts))
+        index = order[start : start + batch_size]
+        batch = tokenizer(
+            [texts[i] for i in index],
+            padding=True,
+            truncation=True,
+            max_length=info.max_seq_length,
+            return_tensors="pt",
+        )
+        batch = {key: value.to(device) for key, value in batch.items() if key in ("input_ids", "attention_mask", "token_type_ids")}
+        if not explorer.architecture.token_type_embeddings:
+            batch.pop("token_type_ids", None)
+        with explorer.lock, torch.inference_mode():
+            result = explorer.model(**batch, output_hidden_states=layer is not None)
+        hidden = result.last_hidden_state if layer is None else result.hidden_states[layer]
+        for mode in modes:
+            vectors = pool(mode, hidden, batch["attention_mask"])
+            if normalize:
+                vectors = l2_normalize(vectors)
+            outputs[mode][index] = vectors.float().cpu().numpy()
+        done += len(index)
+        if progress is not None:
+            progress(done, len(texts))
+    return outputs[modes[0]] if pooling is None or isinstance(pooling, str) else outputs

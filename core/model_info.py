@@ -1,0 +1,35 @@
+"""A plain summary of a loaded model: what the pages print next to every figure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    model_id: str             # what the user asked for (hub id, folder, or the bundled id)
+    source: str               # "bundled", "local folder" or "Hugging Face hub"
+    family: str               # e.g. "BERT", "GPT-2", "Llama / Qwen"
+    model_type: str           # transformers' config.model_type
+    class_name: str
+    device: str
+    n_layers: int
+    n_heads: int
+    n_kv_heads: int
+    d_model: int
+    d_head: int
+    d_ff: int
+    vocab_size: int
+    parameter_count: int
+    max_seq_length: int       # the window the explorer uses (sentence-transformers' value when it has one)
+    tokenizer_max_length: int | None
+    max_seq_length_source: str
+    tokenizer_algorithm: str
+    native_pooling: str | None  # from the sentence-transformers config; None for a plain model
+    default_pooling: str        # native, else mean for encoders and lasttoken for decoders
+    normalizes: bool            # the sentence-transformers pipeline ends with Normalize
+    position_kind: str          # learned | rope | learned+relative
+    causal: bool
+    ffn_gated: bool
+    ffn_activation: str
+    pre_norm: bool
