@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from types import MappingProxyType
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -62,7 +61,9 @@ class Trace:
     pooled: Mapping[str, np.ndarray]       # pooling name → [d], not normalised
     native_pooling: str
     native_embedding: np.ndarray           # [d] what sentence-transformers' encode returns for this text
-    activations: Mapping[str, np.ndarray] = field(repr=False)  # every recorded activation by dotted name
+    # every recorded activation by dotted name (plain dicts so a trace pickles into st.cache_data;
+    # the arrays themselves are read-only)
+    activations: Mapping[str, np.ndarray] = field(repr=False)
 
     @property
     def text(self) -> str:
@@ -302,8 +303,8 @@ def trace_text(
         embeddings=embeddings,
         layers=tuple(layers),
         last_hidden_state=_numpy(hidden),
-        pooled=MappingProxyType(pooled),
+        pooled=pooled,
         native_pooling=native,
         native_embedding=_numpy(native_vector),
-        activations=MappingProxyType(activations),
+        activations=activations,
     )

@@ -12,3 +12,20 @@ def bundled():
     from core import load_model
 
     return load_model()
+
+
+@pytest.fixture(autouse=True)
+def _apptest_uses_st_navigation(monkeypatch):
+    """AppTest resets PagesManager.uses_pages_directory before every run, and with a pages/
+    folder beside app.py it then runs the legacy MPA v1 path, which drops the sidebar on
+    reruns (streamlit issue 9446 / PR 14217 fixed the first run only). The real server sets the
+    flag to False as soon as st.navigation runs; do the same here."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init)

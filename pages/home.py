@@ -1,0 +1,68 @@
+"""Overview: the text traced through the whole model, stage by stage, with live shapes."""
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from ui import state
+from ui.common import model_caption, truncation_notice
+from ui.figures import vector_bar
+from ui.labels import md_escape, visible
+
+st.title("Embedding Explorer")
+st.markdown(
+    "`model.encode(text)` turns text into a vector. This app opens that call up and shows every stage "
+    "on a real model, computed live from **your** text: tokenization, the embedding-table lookup, "
+    "position information, attention, the feed-forward network and pooling. Type in the sidebar; every "
+    "page follows."
+)
+
+trace = state.current_trace()
+if trace is not None:
+    info = trace.model
+    model_caption(trace)
+    truncation_notice(trace)
+    tokens = trace.tokens
+    n, d = len(tokens), info.d_model
+    st.subheader("Your text, token by token")
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "position": np.arange(n),
+                "token": [visible(t) for t in tokens.tokens],
+                "id": tokens.input_ids,
+                "from text": ["(special)" if s else visible(tokens.source_text(i)) for i, s in enumerate(tokens.special_mask)],
+            }
+        ),
+        hide_index=True,
+        width="stretch",
+    )
+
+    st.subheader("The shape at each stage")
+    pooled_name = trace.native_pooling
+    stages = pd.DataFrame(
+        [
+            ("1 · Tokenization", f"{tokens.word_count} words → {n} tokens", f"[{n}] token strings"),
+            ("  token ids", f"{n} ids from a vocabulary of {info.vocab_size:,}", f"[{n}] integers"),
+            ("2 · Embedding lookup", f"row id of the {info.vocab_size:,} × {d} table", f"[{n} × {d}]"),
+            ("3 · Position information", {"learned": "learned position rows added", "rope": "RoPE rotations of Q and K",
+                                          "learned+relative": "learned rows + relative attention bias"}[info.position_kind], f"[{n} × {d}]"),
+            ("4 · Self-attention", f"{info.n_layers} layers × {info.n_heads} heads, each a {n} × {n} map", f"[{info.n_heads} × {n} × {info.d_head}] per Q/K/V"),
+            ("5 · Feed-forward", f"{d} → {info.d_ff} → {d} per token", f"[{n} × {info.d_ff}] inside"),
+            ("6 · Pooling", f"{pooled_name} over {n} token vectors" + (", then L2-normalised" if info.normalizes else ""), f"[{d}]"),
+        ],
+        columns=["stage", "what happens", "shape"],
+    )
+    st.dataframe(stages, hide_index=True, width="stretch")
+
+    st.subheader("The final embedding")
+    vector = trace.native_embedding
+    cols = st.columns(3)
+    cols[0].metric("dimensions", f"{vector.size}")
+    cols[1].metric("L2 norm", f"{np.linalg.norm(vector):.4f}")
+    cols[2].metric("pooling", pooled_name + (" + normalise" if info.normalizes else ""))
+    st.plotly_chart(vector_bar(vector), width="stretch", config={"displaylogo": False})
+    st.caption(
+        f"This is what sentence-transformers' `encode` returns for this text with {md_escape(info.model_id)}; "
+        "every number above was computed just now from the loaded model."
+    )

@@ -1,0 +1,1 @@
+"""Streamlit glue: shared state, caching and figure builders used by several pages."""

@@ -1,0 +1,34 @@
+"""Small page elements used everywhere: the stage header, shape lines, truncation notices."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.trace import Trace
+
+from .labels import md_escape
+
+
+def stage_header(title: str, explanation: str, shapes: str | None = None) -> None:
+    st.title(title)
+    st.markdown(explanation)
+    if shapes:
+        st.info(shapes)
+
+
+def truncation_notice(trace: Trace) -> None:
+    cut = trace.tokens.truncation
+    if cut.truncated:
+        st.warning(
+            f"Your text needs {cut.total_tokens:,} tokens but {md_escape(trace.model.model_id)} reads at most "
+            f"{cut.max_length:,}: the last {cut.dropped_count:,} tokens were dropped and are not in any "
+            "number below. (Most pipelines cut this silently.)"
+        )
+
+
+def model_caption(trace: Trace) -> None:
+    info = trace.model
+    st.caption(
+        f"Model: {md_escape(info.model_id)} ({info.family}, {info.n_layers} layers, {info.n_heads} heads, d={info.d_model}) · "
+        f"device: {info.device}"
+    )

@@ -1,0 +1,56 @@
+"""Text from users, made safe and visible for display.
+
+Streamlit widgets and st.text/st.code render text as text. Anything we build as HTML
+(token chips) or hand to Plotly (which understands a few tags in labels) goes through
+``html_escape``; invisible characters are shown as ⟨U+200B⟩ so a zero-width joiner or a
+control character in a token can be seen rather than silently vanish.
+"""
+
+from __future__ import annotations
+
+import html
+import unicodedata
+
+_VISIBLE_SPACE = {" ": "␣", "\n": "⏎", "\t": "⇥"}
+
+
+def visible(text: str) -> str:
+    """Replace spaces, control, format and other invisible characters with visible marks."""
+    out = []
+    for char in text:
+        if char in _VISIBLE_SPACE:
+            out.append(_VISIBLE_SPACE[char])
+        elif unicodedata.category(char) in ("Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp", "Zs"):
+            out.append(f"⟨U+{ord(char):04X}⟩")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def html_escape(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def token_label(token: str) -> str:
+    """A token as a figure label: visible and escaped (Plotly reads <b>, <br>, <a> in labels)."""
+    return html_escape(visible(token))
+
+
+def unique_labels(tokens) -> list[str]:
+    """Plotly merges equal category labels; number repeated tokens so each keeps its own row."""
+    labels = [token_label(t) for t in tokens]
+    seen: dict[str, int] = {}
+    out = []
+    for index, label in enumerate(labels):
+        count = seen.get(label, 0)
+        seen[label] = count + 1
+        out.append(f"{label} ({index})" if labels.count(label) > 1 else label)
+    return out
+
+
+_MARKDOWN_SPECIAL = set("\\`*_{}[]()#+-.!|<>~$:")
+
+
+def md_escape(text: str) -> str:
+    """Escape Markdown (and Streamlit's :color[] / $LaTeX$) so user text in st.markdown stays literal."""
+    return "".join("\\" + char if char in _MARKDOWN_SPECIAL else char for char in visible(text).replace("\n", " "))

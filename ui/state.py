@@ -1,0 +1,122 @@
+"""The app's shared controls (model, device, text) and its caches.
+
+The controls live in the entrypoint's sidebar so they survive page switches. Models are
+cached once per process (``st.cache_resource``) and shared by every session; traces are
+cached by (model, device, text) with ``st.cache_data`` and a bound. Nothing here is
+per-process mutable state of a session: each session's choices live in its own
+``st.session_state``.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core import BUNDLED_MODEL_ID, ExplorerError, available_devices, load_model, trace_text
+from core.loading import ExplorerModel
+from core.trace import Trace
+
+DEFAULT_TEXT = "The cat sat unhappily"
+MODEL_KEY = "model_id"           # the model this session successfully loaded
+DEVICE_KEY = "device"
+TEXT_KEY = "text"
+MODEL_FIELD_KEY = "model_field"  # what the user typed in the model box (may be wrong)
+MODEL_ERROR_KEY = "model_error"
+
+EXAMPLE_MODELS = [
+    BUNDLED_MODEL_ID,
+    "sentence-transformers/all-mpnet-base-v2",
+    "bert-base-uncased",
+    "gpt2",
+    "answerdotai/ModernBERT-base",
+    "Qwen/Qwen3-Embedding-0.6B",
+]
+
+
+@st.cache_resource(max_entries=3, show_spinner=False)
+def cached_model(model_id: str, device: str) -> ExplorerModel:
+    """One loaded model per (id, device) for the whole process, shared by all sessions."""
+    return load_model(model_id, device)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def cached_trace(model_id: str, device: str, text: str) -> Trace:
+    return trace_text(cached_model(model_id, device), text)
+
+
+def _init_state() -> None:
+    st.session_state.setdefault(MODEL_KEY, BUNDLED_MODEL_ID)
+    st.session_state.setdefault(MODEL_FIELD_KEY, st.session_state[MODEL_KEY])
+    st.session_state.setdefault(DEVICE_KEY, "auto")
+    st.session_state.setdefault(TEXT_KEY, DEFAULT_TEXT)
+
+
+def _switch_model_if_asked() -> None:
+    """Load what the model box asks for; switch only if it loads, else keep the old model and say why."""
+    requested = (st.session_state.get(MODEL_FIELD_KEY) or "").strip() or BUNDLED_MODEL_ID
+    if requested == st.session_state[MODEL_KEY] or requested == st.session_state.get("_model_failed"):
+        return
+    try:
+        with st.spinner(f"Loading {requested}…"):
+            cached_model(requested, st.session_state[DEVICE_KEY])
+    except Exception as error:  # noqa: BLE001 - no stack trace reaches a user
+        message = str(error) if isinstance(error, ExplorerError) else f"Could not load '{requested}': {type(error).__name__}: {str(error)[:300]}"
+        st.session_state[MODEL_ERROR_KEY] = message
+        st.session_state["_model_failed"] = requested  # don't retry a failing id on every rerun
+        return
+    st.session_state[MODEL_KEY] = requested
+    st.session_state.pop(MODEL_ERROR_KEY, None)
+    st.session_state.pop("_model_failed", None)
+
+
+def sidebar() -> None:
+    """Draw the shared controls; called by the entrypoint before the page runs."""
+    _init_state()
+    with st.sidebar:
+        st.text_area(
+            "Your text",
+            key=TEXT_KEY,
+            height=110,
+            max_chars=200_000,
+            help="Every page traces this text through the model. Press Ctrl+Enter (or click away) to apply.",
+        )
+        with st.expander("Model and device", expanded=False):
+            st.text_input(
+                "Model (Hugging Face id or local folder)",
+                key=MODEL_FIELD_KEY,
+                help="The bundled all-MiniLM-L6-v2 works offline. Other ids load through transformers' "
+                "from_pretrained when this machine can reach the hub or has them cached. Examples: "
+                + ", ".join(EXAMPLE_MODELS[1:]),
+            )
+            _switch_model_if_asked()
+            if st.session_state.get(MODEL_ERROR_KEY) and st.session_state.get("_model_failed"):
+                st.error(st.session_state[MODEL_ERROR_KEY] + f"\n\nStill using {st.session_state[MODEL_KEY]}.")
+            devices = ["auto", *available_devices()]
+            st.selectbox("Device", devices, key=DEVICE_KEY, help="auto picks CUDA, then Apple MPS, then the CPU.")
+
+
+def current_model() -> ExplorerModel | None:
+    """The session's model, or None after showing why it could not load."""
+    try:
+        with st.spinner("Loading the model (first time only)…"):
+            return cached_model(st.session_state[MODEL_KEY], st.session_state[DEVICE_KEY])
+    except ExplorerError as error:
+        st.error(str(error))
+    except Exception as error:  # noqa: BLE001
+        st.error(f"The model could not be loaded: {type(error).__name__}: {str(error)[:300]}")
+    return None
+
+
+def current_trace() -> Trace | None:
+    """The trace of the session's text through its model, or None after showing why not."""
+    model = current_model()
+    if model is None:
+        return None
+    text = st.session_state.get(TEXT_KEY, "")
+    try:
+        with st.spinner("Tracing the text through the model…"):
+            return cached_trace(st.session_state[MODEL_KEY], st.session_state[DEVICE_KEY], text)
+    except ExplorerError as error:
+        st.warning(str(error))
+    except Exception as error:  # noqa: BLE001
+        st.error(f"Tracing failed: {type(error).__name__}: {str(error)[:300]}")
+    return None
