@@ -8,6 +8,7 @@ from ui import state
 from ui.common import model_caption, truncation_notice
 from ui.figures import vector_bar
 from ui.labels import md_escape, visible
+from ui.tokens import show_chips
 
 st.title("Embedding Explorer")
 st.markdown(
@@ -25,6 +26,7 @@ if trace is not None:
     tokens = trace.tokens
     n, d = len(tokens), info.d_model
     st.subheader("Your text, token by token")
+    show_chips(tokens, title="tokens of your text")
     st.dataframe(
         pd.DataFrame(
             {

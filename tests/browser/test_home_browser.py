@@ -1,0 +1,34 @@
+"""The home page in a real browser: type a sentence, see its tokens."""
+
+import pytest
+
+from .conftest import assert_no_error_text, screenshot, set_text, wait_for_app
+
+pytestmark = pytest.mark.browser
+
+
+def chip_texts(page):
+    return page.locator(".ee-chip .ee-tok").all_inner_texts()
+
+
+def test_typing_a_sentence_shows_its_tokens(page):
+    page.goto(page.base_url)
+    wait_for_app(page, ".ee-chip")
+    assert chip_texts(page) == ["[CLS]", "the", "cat", "sat", "un", "##ha", "##pp", "##ily", "[SEP]"]
+    set_text(page, "Transformers tokenize surprisingly")
+    page.wait_for_function("() => document.querySelectorAll('.ee-chip').length > 0 && "
+                           "[...document.querySelectorAll('.ee-tok')].some(e => e.textContent === 'transformers')")
+    tokens = chip_texts(page)
+    assert tokens[0] == "[CLS]" and tokens[-1] == "[SEP]" and "transformers" in tokens
+    assert_no_error_text(page)
+    screenshot(page, "home")
+
+
+def test_markup_typed_as_text_stays_text(page):
+    page.goto(page.base_url)
+    wait_for_app(page, ".ee-chip")
+    set_text(page, "<img src=x onerror=alert(1)> <script>alert(2)</script>")
+    page.wait_for_function("() => [...document.querySelectorAll('.ee-tok')].some(e => e.textContent === 'alert')")
+    assert page.locator(".ee-chips img").count() == 0
+    assert page.locator(".ee-chips script").count() == 0
+    assert_no_error_text(page)  # includes: no alert() dialog opened
