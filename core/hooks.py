@@ -39,9 +39,11 @@ def _first_tensor(value):
 class HookRecorder:
     """Collects named activations of one forward pass of ``model``."""
 
-    def __init__(self, model: nn.Module):
+    def __init__(self, model: nn.Module, modules: dict[str, nn.Module] | None = None):
         self.model = model
-        self._modules: dict[str, nn.Module] = dict(model.named_modules())
+        # ``modules`` lets a caller pass a path → module map built once per model (walking the
+        # module tree on every trace costs more than some of the layers).
+        self._modules: dict[str, nn.Module] = modules if modules is not None else dict(model.named_modules())
         self._path_by_id = {id(module): path for path, module in self._modules.items()}
         self._plan: list[tuple[str, str, str, object]] = []
         self._handles: list[torch.utils.hooks.RemovableHandle] = []

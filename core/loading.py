@@ -50,6 +50,7 @@ class ExplorerModel:
         # Serialises forward passes: hooks live on this shared module, so two sessions must not
         # run it at once (each hook also checks its own recorder; this is the second guard).
         self.lock = threading.RLock()
+        self.modules_by_path = dict(model.named_modules())
 
     @property
     def device(self) -> torch.device:
@@ -154,7 +155,7 @@ def _resolve_source(model_id: str | None) -> tuple[str, str, bool]:
 
 
 def _explain_load_failure(model_id: str, source_label: str, error: Exception) -> str:
-    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    text = str(error).strip().splitlines()[0].rstrip(".") if str(error).strip() else type(error).__name__
     offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
     if source_label == "Hugging Face hub":
         hint = (
@@ -191,6 +192,9 @@ def load_model(model_id: str | None = None, device: str | None = None, *, verify
 
     # transformers logs (not raises) many recoverable issues; keep them out of the app's output.
     logging.getLogger("transformers").setLevel(logging.ERROR)
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
     try:
         config = AutoConfig.from_pretrained(source, **load_kwargs)
     except Exception as error:  # noqa: BLE001 - every failure becomes one clear message

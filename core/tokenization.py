@@ -66,8 +66,13 @@ class TokenizedText:
 def validate_text(text) -> str:
     if not isinstance(text, str):
         raise InputTextError(f"Expected text, got {type(text).__name__}.")
-    if not text.strip() or all(unicodedata.category(ch) in ("Cc", "Cf", "Zs", "Zl", "Zp") for ch in text):
+    if not text.strip():
         raise InputTextError("The text is empty: type a sentence to trace.")
+    if all(unicodedata.category(ch) in ("Cc", "Cf", "Zs", "Zl", "Zp") for ch in text):
+        raise InputTextError(
+            "The text has only invisible characters (control, zero-width or space characters): "
+            "type some visible text to trace."
+        )
     if len(text) > MAX_TEXT_CHARS:
         raise InputTextError(
             f"The text has {len(text):,} characters; the explorer takes at most {MAX_TEXT_CHARS:,}. "
@@ -79,9 +84,6 @@ def validate_text(text) -> str:
 def tokenize(tokenizer, text: str, max_length: int) -> TokenizedText:
     """Tokenize ``text`` as the model will see it, reporting what ``max_length`` cuts off."""
     text = validate_text(text)
-    # The whole text without special tokens, to know what truncation drops.
-    full = tokenizer(text, add_special_tokens=False, truncation=False, verbose=False, return_offsets_mapping=True)
-    content_ids = list(full["input_ids"])
     encoded = tokenizer(
         text,
         add_special_tokens=True,
@@ -92,6 +94,11 @@ def tokenize(tokenizer, text: str, max_length: int) -> TokenizedText:
         return_token_type_ids=True,
         verbose=False,
     )
+    if len(encoded["input_ids"]) >= max_length:
+        # The window is full: tokenize the whole text (no special tokens) to know what was dropped.
+        full = tokenizer(text, add_special_tokens=False, truncation=False, verbose=False, return_offsets_mapping=True)
+    else:
+        full = None
     input_ids = np.asarray(encoded["input_ids"], dtype=np.int64)
     special = np.asarray(encoded["special_tokens_mask"], dtype=bool)
     if input_ids.size == 0 or not (~special).any():
@@ -100,12 +107,13 @@ def tokenize(tokenizer, text: str, max_length: int) -> TokenizedText:
             "characters): type some visible characters."
         )
     kept_content = int((~special).sum())
+    content_ids = list(full["input_ids"]) if full is not None else []
     dropped_ids = tuple(int(i) for i in content_ids[kept_content:])
     cut_at = int(full["offset_mapping"][kept_content][0]) if dropped_ids else None
     n_special = int(special.sum())
     truncation = Truncation(
         max_length=int(max_length),
-        total_tokens=len(content_ids) + n_special,
+        total_tokens=kept_content + len(dropped_ids) + n_special,
         kept_tokens=int(input_ids.size),
         dropped_tokens=tuple(tokenizer.convert_ids_to_tokens(list(dropped_ids))),
         dropped_ids=dropped_ids,

@@ -227,13 +227,20 @@ def trace_text(
     if arch.token_type_embeddings:
         inputs["token_type_ids"] = torch.as_tensor(tokens.token_type_ids, device=device).unsqueeze(0)
 
-    recorder = HookRecorder(explorer.model)
+    recorder = HookRecorder(explorer.model, explorer.modules_by_path)
     _plan_hooks(recorder, explorer)
     with explorer.lock, torch.inference_mode(), recorder:
         output = explorer.model(**inputs)
         last_hidden = output.last_hidden_state
     records = recorder.records
     seq = len(tokens)
+    # Every recorded tensor becomes a read-only numpy array once (batch axis dropped); the
+    # layer fields below share these arrays rather than copying them again.
+    activations = {
+        name: _numpy(value[0] if value.dim() > 0 and value.shape[0] == 1 else value)
+        for name, value in records.items()
+        if isinstance(value, torch.Tensor)
+    }
 
     layers = []
     for index in range(info.n_layers):
@@ -252,26 +259,26 @@ def trace_text(
             LayerTrace(
                 index=index,
                 path=block,
-                input=_numpy(block_input),
+                input=activations[f"{block}.hook_in"],
                 query=_numpy(query),
                 key=_numpy(key),
                 value=_numpy(value),
                 attention_scores=_numpy(scores),
                 attention_allowed=_frozen(allowed.numpy().copy()),
-                attention_probs=_numpy(probs),
+                attention_probs=activations.get(f"{path}.hook_pattern") if arch.attention_probe == "interface" else _numpy(probs),
                 attention_context=_numpy(_split_heads(records[f"{out_proj}.hook_in"], info.n_heads)),
-                attention_output=_numpy(attention_output),
-                post_attention=_numpy(post_attention),
-                ffn_activations=_numpy(records[f"{ffn_down}.hook_in"][0]),
-                ffn_output=_numpy(records[f"{ffn_down}.hook_out"][0]),
-                output=_numpy(records[f"{block}.hook_out"][0]),
+                attention_output=activations[f"{out_proj}.hook_out"],
+                post_attention=activations[f"{arch.layer_path(index, arch.post_attention)}.hook_out"] if arch.post_attention else _numpy(post_attention),
+                ffn_activations=activations[f"{ffn_down}.hook_in"],
+                ffn_output=activations[f"{ffn_down}.hook_out"],
+                output=activations[f"{block}.hook_out"],
                 attention_scale=scale,
                 rotary_angles=None if angles is None else _numpy(angles),
             )
         )
 
     def optional(path):
-        return _numpy(records[f"{path}.hook_out"][0]) if path and f"{path}.hook_out" in records else None
+        return activations.get(f"{path}.hook_out") if path else None
 
     first_angles = layers[0].rotary_angles if layers else None
     embeddings = EmbeddingStage(
@@ -293,10 +300,6 @@ def trace_text(
     if info.normalizes:
         native_vector = l2_normalize(native_vector)
 
-    activations = {}
-    for name, value in records.items():
-        if isinstance(value, torch.Tensor):
-            activations[name] = _numpy(value[0] if value.dim() > 0 and value.shape[0] == 1 else value)
     return Trace(
         model=info,
         tokens=tokens,

@@ -1,0 +1,113 @@
+"""Command line: ``python -m core trace|tokenize …``.
+
+    python -m core trace --text "The cat sat" --out trace.npz [--model ID_OR_PATH] [--device cpu]
+    python -m core tokenize --tokenizer model|gpt2 --text "The cat sat" [--model ID_OR_PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+from .errors import ExplorerError
+
+
+def _read_text(args) -> str:
+    if args.text is not None:
+        return args.text
+    if args.text_file:
+        with open(args.text_file, encoding="utf-8") as handle:
+            return handle.read()
+    return sys.stdin.read()
+
+
+def _cmd_trace(args) -> int:
+    from .loading import load_model
+    from .trace import trace_text
+
+    model = load_model(args.model, args.device)
+    trace = trace_text(model, _read_text(args))
+    arrays = {
+        "input_ids": trace.tokens.input_ids,
+        "tokens": np.asarray(trace.tokens.tokens, dtype=str),
+        "offsets": trace.tokens.offsets,
+        "special_mask": trace.tokens.special_mask,
+        "hidden_states": trace.hidden_states,
+        "attentions": trace.attentions,
+        "attention_scores": np.stack([layer.attention_scores for layer in trace.layers]),
+        "embedding_rows": trace.embeddings.token_rows,
+        "embedding_output": trace.embeddings.output,
+        "ffn_activations": np.stack([layer.ffn_activations for layer in trace.layers]),
+        "native_embedding": trace.native_embedding,
+        "dropped_ids": np.asarray(trace.tokens.truncation.dropped_ids, dtype=np.int64),
+    }
+    for name, vector in trace.pooled.items():
+        arrays[f"pooled_{name}"] = vector
+    if trace.embeddings.position_rows is not None:
+        arrays["position_rows"] = trace.embeddings.position_rows
+    if trace.embeddings.rotary_angles is not None:
+        arrays["rotary_angles"] = trace.embeddings.rotary_angles
+    np.savez_compressed(args.out, **arrays)
+    cut = trace.tokens.truncation
+    print(f"{trace.model.model_id}: {len(trace.tokens)} tokens, {trace.model.n_layers} layers, d={trace.model.d_model} → {args.out}")
+    if cut.truncated:
+        print(f"warning: truncated at {cut.max_length} tokens; {cut.dropped_count} tokens dropped", file=sys.stderr)
+    return 0
+
+
+def _cmd_tokenize(args) -> int:
+    from .tokenization import gpt2_tokenizer, tokenize
+
+    if args.tokenizer == "gpt2":
+        tokenizer, max_length = gpt2_tokenizer(), 1024
+    else:
+        from .loading import load_model
+
+        model = load_model(args.model, "cpu")
+        tokenizer, max_length = model.tokenizer, model.info.max_seq_length
+    tokens = tokenize(tokenizer, _read_text(args), max_length)
+    for token, ident in zip(tokens.tokens, tokens.input_ids):
+        print(f"{int(ident)}\t{token}")
+    cut = tokens.truncation
+    print(f"# {len(tokens)} tokens" + (f"; {cut.dropped_count} dropped past {cut.max_length}" if cut.truncated else ""))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m core", description="Embedding Explorer's engine, from the shell.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def add_text(sub):
+        group = sub.add_mutually_exclusive_group()
+        group.add_argument("--text", help="the text (default: read standard input)")
+        group.add_argument("--text-file", help="read the text from this UTF-8 file")
+
+    trace = commands.add_parser("trace", help="trace a text and save every stage as .npz")
+    add_text(trace)
+    trace.add_argument("--model", default=None, help="Hugging Face id or local folder (default: the bundled all-MiniLM-L6-v2)")
+    trace.add_argument("--device", default="auto", help="auto, cuda, mps or cpu")
+    trace.add_argument("--out", required=True, help="output .npz file")
+    trace.set_defaults(run=_cmd_trace)
+
+    tok = commands.add_parser("tokenize", help="print tokens and ids")
+    add_text(tok)
+    tok.add_argument("--tokenizer", choices=("model", "gpt2"), default="model")
+    tok.add_argument("--model", default=None)
+    tok.set_defaults(run=_cmd_tokenize)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except ExplorerError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
