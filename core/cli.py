@@ -2,6 +2,7 @@
 
     python -m core trace --text "The cat sat" --out trace.npz [--model ID_OR_PATH] [--device cpu]
     python -m core tokenize --tokenizer model|gpt2 --text "The cat sat" [--model ID_OR_PATH]
+    python -m core sts-eval assets/stsb/stsb-en-test.csv [--model ID_OR_PATH]
 """
 
 from __future__ import annotations
@@ -76,6 +77,30 @@ def _cmd_tokenize(args) -> int:
     return 0
 
 
+def _cmd_sts_eval(args) -> int:
+    from .loading import load_model
+    from .pooling import POOLING_LABELS
+    from .sts import evaluate_sts, read_sts
+
+    pairs = read_sts(args.file)
+    model = load_model(args.model, args.device)
+
+    def progress(done: int, total: int) -> None:
+        if sys.stderr.isatty():
+            print(f"\rembedding {done}/{total} unique sentences", end="", file=sys.stderr)
+
+    result = evaluate_sts(model, pairs, args.pooling or None, progress=progress, batch_size=args.batch_size)
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    native = model.info.native_pooling
+    for name, value in result.spearman.items():
+        note = "  (native)" if name == native else ""
+        print(f"{name}\t{value:.2f}{note}")
+    print(f"# {result.n_pairs} pairs, {result.n_unique_sentences} unique sentences, Spearman x100 of cosine vs gold; "
+          f"poolings: {', '.join(POOLING_LABELS.get(n, n) for n in result.spearman)}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m core", description="Embedding Explorer's engine, from the shell.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -97,6 +122,13 @@ def build_parser() -> argparse.ArgumentParser:
     tok.add_argument("--tokenizer", choices=("model", "gpt2"), default="model")
     tok.add_argument("--model", default=None)
     tok.set_defaults(run=_cmd_tokenize)
+    sts = commands.add_parser("sts-eval", help="Spearman x100 of each pooling on an STS CSV (sentence1,sentence2,score)")
+    sts.add_argument("file")
+    sts.add_argument("--model", default=None)
+    sts.add_argument("--device", default="auto")
+    sts.add_argument("--pooling", action="append", help="a pooling to evaluate (repeatable; default: all)")
+    sts.add_argument("--batch-size", type=int, default=32)
+    sts.set_defaults(run=_cmd_sts_eval)
     return parser
 
 

@@ -35,18 +35,23 @@ def embed_texts(
     layer: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    idf: np.ndarray | None = None,
 ) -> np.ndarray | dict[str, np.ndarray]:
     """Embed ``texts``: [N, d] for one pooling (the model's native one by default), or a dict of
     name → [N, d] when ``pooling`` is a list, all from one forward pass per batch.
 
     ``normalize`` defaults to what the model's own pipeline does; ``layer`` pools the hidden
-    state after that layer (0 = embedding output) instead of the last one.
+    state after that layer (0 = embedding output) instead of the last one. ``idf`` is a
+    vocabulary-sized weight vector (core.idf.idf_weights) for the 'idf' pooling.
     """
     if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
         raise InputTextError("Expected a list of texts.")
     if len(texts) == 0:
         raise InputTextError("There are no texts to embed.")
     info = explorer.info
+    if isinstance(pooling, (list, tuple)) and "idf" in pooling and idf is None or pooling == "idf" and idf is None:
+        raise ValueError("the 'idf' pooling needs idf weights (core.idf.idf_weights)")
+    idf_tensor = None if idf is None else torch.as_tensor(np.asarray(idf, dtype=np.float32))
     modes = [pooling or info.default_pooling] if pooling is None or isinstance(pooling, str) else list(pooling)
     normalize = info.normalizes if normalize is None else normalize
     tokenizer = explorer.tokenizer
@@ -72,8 +77,9 @@ def embed_texts(
         with explorer.lock, torch.inference_mode():
             result = explorer.model(**batch, output_hidden_states=layer is not None)
         hidden = result.last_hidden_state if layer is None else result.hidden_states[layer]
+        token_weights = None if idf_tensor is None else idf_tensor[batch["input_ids"].cpu()].to(hidden.device)
         for mode in modes:
-            vectors = pool(mode, hidden, batch["attention_mask"])
+            vectors = pool(mode, hidden, batch["attention_mask"], token_weights)
             if normalize:
                 vectors = l2_normalize(vectors)
             outputs[mode][index] = vectors.float().cpu().numpy()

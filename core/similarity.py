@@ -1,0 +1,82 @@
+"""Cosine similarity, and why two sentences are similar: the score split over token pairs.
+
+For mean-type pooling the sentence vector is a weighted sum of token vectors, so
+cos(a, b) = Σ_i Σ_j w_i w'_j (h_i · h'_j) / (W W' |a| |b|) splits exactly into token pairs.
+For max pooling each dimension k comes from one token i*(k) of a and one j*(k) of b, so
+dimension k's product a_k b_k / (|a| |b|) belongs to the pair (i*(k), j*(k)). For [CLS] and
+last-token pooling the whole score sits on one pair. Every split sums to the cosine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def cosine_matrix(vectors_a: np.ndarray, vectors_b: np.ndarray | None = None) -> np.ndarray:
+    a = np.asarray(vectors_a, dtype=np.float64)
+    b = a if vectors_b is None else np.asarray(vectors_b, dtype=np.float64)
+    a = a / np.maximum(np.linalg.norm(a, axis=-1, keepdims=True), 1e-12)
+    b = b / np.maximum(np.linalg.norm(b, axis=-1, keepdims=True), 1e-12)
+    return (a @ b.T).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class PairContributions:
+    pooling: str
+    cosine: float                 # cos(pooled a, pooled b)
+    contributions: np.ndarray     # [Ta, Tb]; sums to ``cosine``
+    tokens_a: tuple[str, ...]
+    tokens_b: tuple[str, ...]
+
+    def top_pairs(self, k: int = 10) -> list[tuple[int, int, float]]:
+        flat = np.argsort(-np.abs(self.contributions), axis=None)[:k]
+        rows, cols = np.unravel_index(flat, self.contributions.shape)
+        return [(int(i), int(j), float(self.contributions[i, j])) for i, j in zip(rows, cols)]
+
+
+def _weights(pooling: str, n: int, token_weights: np.ndarray | None) -> np.ndarray:
+    if pooling == "mean":
+        return np.ones(n)
+    if pooling == "weightedmean":
+        return np.arange(1, n + 1, dtype=np.float64)
+    if pooling == "idf":
+        if token_weights is None:
+            raise ValueError("IDF pooling needs token weights")
+        return np.asarray(token_weights, dtype=np.float64)
+    raise ValueError(pooling)
+
+
+def pair_contributions(
+    hidden_a: np.ndarray,
+    hidden_b: np.ndarray,
+    pooling: str,
+    *,
+    tokens_a=(),
+    tokens_b=(),
+    weights_a: np.ndarray | None = None,
+    weights_b: np.ndarray | None = None,
+) -> PairContributions:
+    """Split cos(pool(hidden_a), pool(hidden_b)) over token pairs. ``hidden_*`` are [T, d] last-layer states."""
+    a = np.asarray(hidden_a, dtype=np.float64)
+    b = np.asarray(hidden_b, dtype=np.float64)
+    contributions = np.zeros((a.shape[0], b.shape[0]))
+    if pooling in ("mean", "weightedmean", "idf"):
+        wa, wb = _weights(pooling, a.shape[0], weights_a), _weights(pooling, b.shape[0], weights_b)
+        pooled_a, pooled_b = (wa @ a) / max(wa.sum(), 1e-9), (wb @ b) / max(wb.sum(), 1e-9)
+        denominator = np.linalg.norm(pooled_a) * np.linalg.norm(pooled_b) * max(wa.sum(), 1e-9) * max(wb.sum(), 1e-9)
+        contributions = np.outer(wa, wb) * (a @ b.T) / max(denominator, 1e-12)
+    elif pooling == "max":
+        winners_a, winners_b = a.argmax(axis=0), b.argmax(axis=0)
+        pooled_a, pooled_b = a.max(axis=0), b.max(axis=0)
+        products = pooled_a * pooled_b / max(np.linalg.norm(pooled_a) * np.linalg.norm(pooled_b), 1e-12)
+        np.add.at(contributions, (winners_a, winners_b), products)
+    elif pooling in ("cls", "lasttoken"):
+        i, j = (0, 0) if pooling == "cls" else (a.shape[0] - 1, b.shape[0] - 1)
+        pooled_a, pooled_b = a[i], b[j]
+        contributions[i, j] = pooled_a @ pooled_b / max(np.linalg.norm(pooled_a) * np.linalg.norm(pooled_b), 1e-12)
+    else:
+        raise ValueError(f"No token-pair split for pooling '{pooling}'.")
+    cosine = float(pooled_a @ pooled_b / max(np.linalg.norm(pooled_a) * np.linalg.norm(pooled_b), 1e-12))
+    return PairContributions(pooling, cosine, contributions.astype(np.float64), tuple(tokens_a), tuple(tokens_b))
