@@ -24,6 +24,8 @@ POOLING_LABELS = {
 
 
 def _as_tensors(token_embeddings, attention_mask):
+    if isinstance(token_embeddings, np.ndarray) and not token_embeddings.flags.writeable:
+        token_embeddings = token_embeddings.copy()  # traces hand out read-only arrays; torch wants writable memory
     embeddings = torch.as_tensor(token_embeddings)
     if embeddings.dim() == 2:
         embeddings = embeddings.unsqueeze(0)

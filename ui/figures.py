@@ -71,3 +71,25 @@ def vector_bar(vector: np.ndarray, *, title: str = "", height: int = 220) -> go.
     figure.update_layout(title=title or None, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
                          xaxis_title="dimension", bargap=0)
     return figure
+
+
+def matrix_grid(matrices: dict, labels, *, zmin: float = -1.0, zmax: float = 1.0, columns: int = 3,
+                colorscale: str = "RdBu", hover: str = "%{y} ↔ %{x}: %{z:.3f}", height_per_row: int = 330):
+    """Several square matrices (e.g. one similarity matrix per pooling) on ONE colour scale."""
+    from plotly.subplots import make_subplots
+
+    names = list(matrices)
+    rows = (len(names) + columns - 1) // columns
+    figure = make_subplots(rows=rows, cols=columns, subplot_titles=names, horizontal_spacing=0.06, vertical_spacing=0.12)
+    labels = list(labels)
+    for index, name in enumerate(names):
+        figure.add_trace(
+            go.Heatmap(z=np.round(np.asarray(matrices[name], dtype=np.float32), 3), x=labels, y=labels, zmin=zmin, zmax=zmax,
+                       colorscale=colorscale, coloraxis="coloraxis", hovertemplate=hover + "<extra>" + name + "</extra>"),
+            row=index // columns + 1, col=index % columns + 1,
+        )
+    figure.update_layout(coloraxis=dict(colorscale=colorscale, cmin=zmin, cmax=zmax), height=rows * height_per_row + 60,
+                         margin=dict(l=10, r=10, t=40, b=10))
+    figure.update_yaxes(autorange="reversed", type="category", showticklabels=False)
+    figure.update_xaxes(type="category", showticklabels=False)
+    return figure

@@ -14,11 +14,14 @@ import unicodedata
 _VISIBLE_SPACE = {" ": "␣", "\n": "⏎", "\t": "⇥"}
 
 
-def visible(text: str) -> str:
-    """Replace spaces, control, format and other invisible characters with visible marks."""
+def visible(text: str, show_spaces: bool = True) -> str:
+    """Replace control, format and other invisible characters with visible marks (and, for
+    tokens, spaces too; sentences keep their ordinary spaces with ``show_spaces=False``)."""
     out = []
     for char in text:
-        if char in _VISIBLE_SPACE:
+        if char == " " and not show_spaces:
+            out.append(char)
+        elif char in _VISIBLE_SPACE:
             out.append(_VISIBLE_SPACE[char])
         elif unicodedata.category(char) in ("Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp", "Zs"):
             out.append(f"⟨U+{ord(char):04X}⟩")
@@ -34,6 +37,12 @@ def html_escape(text: str) -> str:
 def token_label(token: str) -> str:
     """A token as a figure label: visible and escaped (Plotly reads <b>, <br>, <a> in labels)."""
     return html_escape(visible(token))
+
+
+def text_label(text: str, limit: int = 60) -> str:
+    """A sentence as a figure label: ordinary spaces kept, invisible characters shown, escaped, shortened."""
+    shown = visible(text, show_spaces=False)
+    return html_escape(shown if len(shown) <= limit else shown[: limit - 1] + "…")
 
 
 def unique_labels(tokens) -> list[str]:

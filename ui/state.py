@@ -9,6 +9,8 @@ per-process mutable state of a session: each session's choices live in its own
 
 from __future__ import annotations
 
+import threading
+
 import streamlit as st
 
 from core import BUNDLED_MODEL_ID, ExplorerError, available_devices, load_model, trace_text
@@ -43,6 +45,35 @@ def cached_trace(model_id: str, device: str, text: str) -> Trace:
     return trace_text(cached_model(model_id, device), text)
 
 
+_FRAME = threading.local()  # Streamlit runs every script run in a fresh thread: this is per run
+
+
+def mark_frame() -> None:
+    """Called by app.py on every run, before the page runs."""
+    _FRAME.active = True
+
+
+def ensure_navigation_frame() -> None:
+    """Make sure this run went through app.py's st.navigation, not Streamlit's legacy pages/ mode.
+
+    With a pages/ folder beside app.py, a fresh server starts in Streamlit's v1 multipage mode
+    until a run calls st.navigation; if the first request is a deep link (/pooling), the page
+    file runs alone, without the sidebar or the session's model. Switch the process to v2 (as
+    st.navigation would) and rerun: the same URL then goes through app.py.
+    """
+    if getattr(_FRAME, "active", False):
+        return
+    from streamlit.runtime.pages_manager import PagesManager
+
+    PagesManager.uses_pages_directory = False  # what st.navigation itself does on its first call
+    reruns = st.session_state.get("_frame_reruns", 0)
+    if reruns < 2:
+        st.session_state["_frame_reruns"] = reruns + 1
+        st.rerun()
+    st.error("Open the app from its start page (the address without a page name).")
+    st.stop()
+
+
 def _init_state() -> None:
     st.session_state.setdefault(MODEL_KEY, BUNDLED_MODEL_ID)
     st.session_state.setdefault(MODEL_FIELD_KEY, st.session_state[MODEL_KEY])
@@ -70,6 +101,7 @@ def _switch_model_if_asked() -> None:
 
 def sidebar() -> None:
     """Draw the shared controls; called by the entrypoint before the page runs."""
+    ensure_navigation_frame()
     _init_state()
     with st.sidebar:
         st.text_area(
@@ -96,6 +128,8 @@ def sidebar() -> None:
 
 def current_model() -> ExplorerModel | None:
     """The session's model, or None after showing why it could not load."""
+    ensure_navigation_frame()
+    _init_state()
     try:
         with st.spinner("Loading the model (first time only)…"):
             return cached_model(st.session_state[MODEL_KEY], st.session_state[DEVICE_KEY])

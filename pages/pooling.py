@@ -1,0 +1,277 @@
+"""Stage 6: many token vectors → one sentence vector, what each pooling choice costs, and
+how well each one ranks sentence pairs (STS benchmark)."""
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from core import ExplorerError, POOLING_LABELS, pool
+from core.pooling import max_pooling_winners
+from core.similarity import cosine_matrix, pair_contributions
+from ui import state
+from ui.common import model_caption, stage_header, truncation_notice
+from ui.figures import heatmap, matrix_grid, token_by_token, token_heatmap
+from ui.labels import md_escape, text_label, unique_labels, visible
+from ui.pooling_state import (
+    EXAMPLE_SETS, MAX_SENTENCES, STS_FILES, embed_set, idf_for, read_lines, sts_result, sts_sentences,
+)
+
+PLOT_CONFIG = {"displaylogo": False}
+
+
+def pooling_names(trace) -> list[str]:
+    names = ["cls", "mean", "max", "weightedmean", "idf"]
+    if trace.model.causal:
+        names.append("lasttoken")
+    return names
+
+
+def label(name: str, native: str) -> str:
+    text = POOLING_LABELS.get(name, name)
+    return f"{text} (native)" if name == native else text
+
+
+def idf_corpus(trace) -> tuple[tuple[str, ...], str]:
+    """The corpus the IDF weights come from, as the user chose it."""
+    choice = st.session_state.get("pool_idf_source", "The sentences on this page")
+    if choice.startswith("STS-B"):
+        return tuple(sts_sentences(str(STS_FILES["STS-B dev (1,500 pairs)"]))), "the 2,910 unique sentences of STS-B dev"
+    sentences = tuple(sentence_set())
+    corpus = tuple(dict.fromkeys(sentences + (trace.text,)))
+    return corpus, f"the {len(corpus)} sentences on this page (your text and the similarity set)"
+
+
+def sentence_set() -> list[str]:
+    raw = st.session_state.get("pool_sentences") or ""
+    lines = [line.strip() for line in raw.splitlines() if line.strip()]
+    return lines[:MAX_SENTENCES]
+
+
+trace = state.current_trace()
+if trace is None:
+    st.stop()
+info = trace.model
+native = trace.native_pooling
+T, d = len(trace.tokens), info.d_model
+stage_header(
+    "6 · Pooling",
+    "The transformer gives one vector **per token**; search needs one vector **per text**. Pooling collapses "
+    "the token vectors of the last layer into one: take the first token ([CLS]), average them (mean), take "
+    "the largest value in each dimension (max), or average with weights. Which one a model was trained with "
+    "matters: its embeddings only mean something under that pooling.",
+    f"{T} token vectors × {d} dimensions → 1 vector × {d}  ·  native pooling of this model: "
+    f"{POOLING_LABELS.get(native, native)}" + (", then L2-normalised" if info.normalizes else ""),
+)
+model_caption(trace)
+truncation_notice(trace)
+st.session_state.setdefault("pool_sentences", read_lines(EXAMPLE_SETS["The article's example"]))
+
+tab_compare, tab_similarity, tab_sts = st.tabs(["Pooling compared", "Similarity, explained", "STS benchmark"])
+
+# ---------------------------------------------------------------- pooling compared
+with tab_compare:
+    hidden = trace.last_hidden_state
+    st.radio(
+        "IDF weights come from",
+        ["The sentences on this page", "STS-B dev sentences (bundled)"],
+        key="pool_idf_source",
+        horizontal=True,
+        help="IDF-weighted mean pooling weighs each token by ln((1+N)/(1+df))+1 over a corpus; [CLS]/[SEP] weigh 0.",
+    )
+    try:
+        corpus, corpus_label = idf_corpus(trace)
+        idf = idf_for(st.session_state[state.MODEL_KEY], st.session_state[state.DEVICE_KEY], corpus)
+    except ExplorerError as error:
+        st.warning(str(error))
+        st.stop()
+    token_idf = idf[trace.tokens.input_ids]
+    names = pooling_names(trace)
+    pooled = {name: pool(name, hidden, None, token_idf).numpy()[0] for name in names}
+
+    st.subheader("The last layer's token vectors, and what each pooling makes of them")
+    st.plotly_chart(token_heatmap(hidden, trace.tokens.tokens, title=f"last hidden state: {T} tokens × {d}", decimals=3),
+                    width="stretch", config=PLOT_CONFIG, key="pool_hidden")
+    rows = np.stack([pooled[n] for n in names])
+    st.plotly_chart(
+        heatmap(rows, y_labels=[label(n, native) for n in names], x_title="dimension", decimals=3,
+                title="pooled vectors (before normalisation), one row per pooling", height=90 + 42 * len(names)),
+        width="stretch", config=PLOT_CONFIG, key="pool_rows",
+    )
+    reference = pooled[native] if native in pooled else pooled["mean"]
+    table = pd.DataFrame(
+        {
+            "pooling": [label(n, native) for n in names],
+            "L2 norm before normalising": [float(np.linalg.norm(pooled[n])) for n in names],
+            f"cosine to {POOLING_LABELS.get(native, native)}": [float(cosine_matrix(pooled[n][None], reference[None])[0, 0]) for n in names],
+        }
+    )
+    st.dataframe(table, hide_index=True, width="stretch")
+    st.caption(f"IDF weights from {corpus_label}.")
+
+    st.subheader("Max pooling, laid open")
+    winners = max_pooling_winners(hidden)[0].numpy()
+    wins = np.bincount(winners, minlength=T)
+    st.markdown(
+        f"Max pooling keeps, for each of the {d} dimensions, the largest value any token has there. "
+        "Below: how many dimensions each token *wins*. One token winning many is the 'outlier token' "
+        "that makes max pooling unstable."
+    )
+    figure = go.Figure(go.Bar(x=unique_labels(trace.tokens.tokens), y=wins, hovertemplate="%{x}: wins %{y} dimensions<extra></extra>"))
+    figure.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10), yaxis_title="dimensions won", xaxis_type="category")
+    st.plotly_chart(figure, width="stretch", config=PLOT_CONFIG, key="pool_max_wins")
+    top = int(wins.argmax())
+    st.caption(f"Most dimensions won by “{md_escape(trace.tokens.tokens[top])}” (position {top}): {int(wins[top])} of {d}.")
+
+    st.subheader("L2 normalisation")
+    norm_name = native if native in pooled else "mean"
+    vector = pooled[norm_name]
+    unit = vector / np.linalg.norm(vector)
+    other = pooled["cls"] if norm_name != "cls" else pooled["mean"]
+    other_unit = other / np.linalg.norm(other)
+    cols = st.columns(3)
+    cols[0].metric(f"norm of the {POOLING_LABELS.get(norm_name, norm_name)} vector", f"{np.linalg.norm(vector):.4f}")
+    cols[1].metric("norm after normalising", f"{np.linalg.norm(unit):.4f}")
+    cos = float(vector @ other / (np.linalg.norm(vector) * np.linalg.norm(other)))
+    dot = float(unit @ other_unit)
+    cols[2].metric("cosine − dot product after normalising", f"{abs(cos - dot):.1e}")
+    st.caption(
+        f"Check on this text: cosine({POOLING_LABELS.get(norm_name, norm_name)}, {POOLING_LABELS.get('cls' if norm_name != 'cls' else 'mean')}) "
+        f"= {cos:.6f}; their dot product after normalising = {dot:.6f}. On unit vectors the two are the same number, "
+        "which is why vector databases can use the faster dot product."
+    )
+
+# ---------------------------------------------------------------- similarity
+with tab_similarity:
+    st.markdown("Type sentences, one per line (or load an example set). Every pooling gets its own cosine-similarity matrix, "
+                "all on one colour scale (−1 … 1).")
+    example = st.selectbox("Example set", ["(keep my sentences)", *EXAMPLE_SETS], key="pool_example")
+    if example != "(keep my sentences)" and st.session_state.get("pool_example_loaded") != example:
+        st.session_state["pool_sentences"] = read_lines(EXAMPLE_SETS[example])
+        st.session_state["pool_example_loaded"] = example
+    st.text_area("Sentences, one per line", key="pool_sentences", height=150)
+    sentences = sentence_set()
+    if len(sentences) < 2:
+        st.warning("Type at least two sentences (one per line) to compare them.")
+    else:
+        if len([s for s in (st.session_state.get("pool_sentences") or "").splitlines() if s.strip()]) > MAX_SENTENCES:
+            st.info(f"Only the first {MAX_SENTENCES} sentences are compared here; the Projections page takes large sets.")
+        try:
+            with st.spinner(f"Embedding {len(sentences)} sentences with every pooling…"):
+                vectors = embed_set(st.session_state[state.MODEL_KEY], st.session_state[state.DEVICE_KEY], tuple(sentences),
+                                    tuple(names), idf)
+        except ExplorerError as error:
+            st.warning(str(error))
+            st.stop()
+        short = [f"{i + 1}. {text_label(s, 40)}" for i, s in enumerate(sentences)]
+        matrices = {label(n, native): cosine_matrix(vectors[n]) for n in names}
+        st.plotly_chart(matrix_grid(matrices, short), width="stretch", config=PLOT_CONFIG, key="pool_matrices")
+        st.dataframe(pd.DataFrame({"#": range(1, len(sentences) + 1), "sentence": [visible(s, show_spaces=False) for s in sentences]}),
+                     hide_index=True, width="stretch")
+
+        st.subheader("Why are these two similar?")
+        st.markdown("The cosine score splits exactly into token pairs: for mean pooling each pair (i, j) contributes "
+                    "h_i · h_j / (T_a T_b |a| |b|); for max pooling each dimension belongs to the token that won it in each "
+                    "sentence. The heatmap below adds up to the score.")
+        c1, c2, c3 = st.columns(3)
+        first = c1.selectbox("Sentence A", range(len(sentences)), format_func=lambda i: f"{i + 1}. {visible(sentences[i], show_spaces=False)[:60]}", key="pool_a")
+        second = c2.selectbox("Sentence B", range(len(sentences)), index=min(1, len(sentences) - 1),
+                              format_func=lambda i: f"{i + 1}. {visible(sentences[i], show_spaces=False)[:60]}", key="pool_b")
+        chosen = c3.selectbox("Pooling", names, index=names.index(native) if native in names else 1,
+                              format_func=lambda n: label(n, native), key="pool_pair_pooling")
+        try:
+            trace_a = state.cached_trace(st.session_state[state.MODEL_KEY], st.session_state[state.DEVICE_KEY], sentences[first])
+            trace_b = state.cached_trace(st.session_state[state.MODEL_KEY], st.session_state[state.DEVICE_KEY], sentences[second])
+        except ExplorerError as error:
+            st.warning(str(error))
+            st.stop()
+        split = pair_contributions(
+            trace_a.last_hidden_state, trace_b.last_hidden_state, chosen,
+            tokens_a=trace_a.tokens.tokens, tokens_b=trace_b.tokens.tokens,
+            weights_a=idf[trace_a.tokens.input_ids], weights_b=idf[trace_b.tokens.input_ids],
+        )
+        limit = float(np.abs(split.contributions).max()) or 1.0
+        figure = heatmap(split.contributions, x_labels=unique_labels(trace_b.tokens.tokens), y_labels=unique_labels(trace_a.tokens.tokens),
+                         zmin=-limit, zmax=limit, x_title="sentence B tokens", y_title="sentence A tokens", decimals=5,
+                         hover="%{y} × %{x}: %{z:.5f}",
+                         title=f"token-pair shares of cos = {split.cosine:.4f} (they sum to {split.contributions.sum():.4f})")
+        st.plotly_chart(figure, width="stretch", config=PLOT_CONFIG, key="pool_pairs")
+        pairs = pd.DataFrame(
+            [(visible(split.tokens_a[i]), visible(split.tokens_b[j]), value) for i, j, value in split.top_pairs(8)],
+            columns=["token in A", "token in B", "share of the score"],
+        )
+        st.dataframe(pairs, hide_index=True, width="stretch")
+
+        st.subheader("The article's example, computed live")
+        article = [line for line in read_lines(EXAMPLE_SETS["The article's example"]).splitlines()]
+        article_vectors = embed_set(st.session_state[state.MODEL_KEY], st.session_state[state.DEVICE_KEY], tuple(article),
+                                    (native if native in names else "mean",), idf)
+        vec = article_vectors[native if native in names else "mean"]
+        st.dataframe(
+            pd.DataFrame(
+                {
+                    "pair": ["cat ↔ feline", "cat ↔ Python"],
+                    "the article says": ["~0.81", "~0.12"],
+                    f"{info.model_id} gives": [f"{float(vec[0] @ vec[1]):.3f}", f"{float(vec[0] @ vec[2]):.3f}"],
+                }
+            ),
+            hide_index=True, width="stretch",
+        )
+        st.caption("The article's numbers are illustrations; the ones on the right are this model's real cosines. "
+                   "The ranking (feline far above Python) is what matters for retrieval.")
+
+# ---------------------------------------------------------------- STS benchmark
+with tab_sts:
+    st.markdown(
+        "The STS benchmark scores sentence pairs by hand from 0 (unrelated) to 5 (same meaning). A pooling is good if its "
+        "cosine similarities **rank** the pairs like the humans did: Spearman correlation × 100. All poolings come from "
+        "one forward pass over the unique sentences."
+    )
+    source = st.radio("Data", [*STS_FILES, "Upload a CSV"], key="pool_sts_source", horizontal=True)
+    content, name = None, ""
+    if source == "Upload a CSV":
+        upload = st.file_uploader("STS CSV: sentence1,sentence2,score (0–5), no header", type=["csv", "tsv", "txt"], key="pool_sts_upload")
+        if upload is not None:
+            content, name = upload.getvalue(), upload.name
+    else:
+        content, name = STS_FILES[source].read_bytes(), source
+        st.caption("STS Benchmark (Cer et al., 2017) via the stsb-multi-mt repository; scores CC BY-SA 4.0, sentences under "
+                   "their sources' terms (assets/stsb/LICENSE).")
+    n_max = st.number_input("Use the first N pairs (0 = all)", min_value=0, max_value=20_000, value=0, step=100, key="pool_sts_n")
+    if content is not None and st.button("Evaluate every pooling", key="pool_sts_run", type="primary"):
+        st.session_state["pool_sts_request"] = (hashlib.sha256(content).hexdigest(), name)
+    request = st.session_state.get("pool_sts_request")
+    if content is not None and request and request[0] == hashlib.sha256(content).hexdigest():
+        bar = st.progress(0.0, text="Embedding the unique sentences…")
+
+        def progress(done, total):
+            bar.progress(done / total, text=f"Embedding unique sentences: {done:,} / {total:,}")
+
+        try:
+            result = sts_result(st.session_state[state.MODEL_KEY], st.session_state[state.DEVICE_KEY], content,
+                                int(n_max) or 10**9, tuple(names), _progress=progress)
+        except ExplorerError as error:
+            bar.empty()
+            st.error(f"{md_escape(request[1])}: {error}")
+        else:
+            bar.empty()
+            st.success(f"{result.n_pairs:,} pairs, {result.n_unique_sentences:,} unique sentences, {md_escape(info.model_id)}.")
+            scores = pd.DataFrame({"pooling": [label(n, native) for n in result.spearman],
+                                   "Spearman × 100": [round(v, 2) for v in result.spearman.values()]})
+            figure = go.Figure(go.Bar(x=scores["pooling"], y=scores["Spearman × 100"], text=scores["Spearman × 100"],
+                                      hovertemplate="%{x}: %{y:.2f}<extra></extra>"))
+            figure.update_layout(height=320, margin=dict(l=10, r=10, t=10, b=10), yaxis_title="Spearman × 100")
+            st.plotly_chart(figure, width="stretch", config=PLOT_CONFIG, key="pool_sts_bars")
+            st.dataframe(scores, hide_index=True, width="stretch")
+            shown = st.selectbox("Scatter for", list(result.spearman), format_func=lambda n: label(n, native), key="pool_sts_scatter",
+                                 index=list(result.spearman).index(native) if native in result.spearman else 0)
+            scatter = go.Figure(go.Scattergl(x=result.gold, y=np.round(result.similarities[shown], 4), mode="markers",
+                                             marker=dict(size=4, opacity=0.5),
+                                             hovertemplate="gold %{x:.2f} · cosine %{y:.3f}<extra></extra>"))
+            scatter.update_layout(height=380, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="human score (0–5)",
+                                  yaxis_title=f"cosine ({label(shown, native)})")
+            st.plotly_chart(scatter, width="stretch", config=PLOT_CONFIG, key="pool_sts_points")
+    elif content is None and source == "Upload a CSV":
+        st.info("Upload a file to evaluate it.")

@@ -1,0 +1,39 @@
+"""The pooling page in a real browser: type, compare, explain a pair, run the STS benchmark."""
+
+import pytest
+
+from .conftest import assert_no_error_text, screenshot, set_text, wait_for_app
+
+pytestmark = pytest.mark.browser
+
+
+def test_pooling_page(page):
+    page.goto(page.base_url + "/pooling")
+    wait_for_app(page, "text=6 · Pooling")
+    set_text(page, "Rivers flow into the sea")
+    page.wait_for_selector("text=Max pooling, laid open")
+    assert page.locator(".js-plotly-plot").count() >= 3
+    screenshot(page, "pooling-compared")
+
+    page.get_by_role("tab", name="Similarity, explained").click()
+    page.wait_for_selector("text=Why are these two similar?")
+    box = page.locator('textarea[aria-label="Sentences, one per line"]')
+    box.fill("A dog runs in the park\nA puppy is playing outside\n<b>Tax law</b> is complicated")
+    box.press("Control+Enter")
+    page.wait_for_timeout(500)
+    wait_for_app(page, "text=token-pair shares")
+    assert page.locator("b", has_text="Tax law").count() == 0  # markup typed as text stays text
+    assert_no_error_text(page)
+    screenshot(page, "pooling-similarity")
+
+    page.get_by_role("tab", name="STS benchmark").click()
+    number = page.locator('input[aria-label="Use the first N pairs (0 = all)"]')
+    number.fill("60")
+    number.press("Enter")
+    page.wait_for_timeout(500)
+    wait_for_app(page)
+    page.get_by_role("button", name="Evaluate every pooling").click()
+    page.wait_for_selector("text=60 pairs", timeout=120_000)
+    wait_for_app(page)
+    assert_no_error_text(page)
+    screenshot(page, "pooling-sts")

@@ -1,0 +1,69 @@
+"""The pooling page under AppTest."""
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from .hostile import HOSTILE_TEXTS
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+PAGE = "pages/pooling.py"
+
+
+def open_page(text=None):
+    app = AppTest.from_file(APP, default_timeout=300)
+    app.run()
+    if text is not None:
+        app.session_state["text"] = text
+    app.switch_page(PAGE).run()
+    assert not app.exception, app.exception
+    return app
+
+
+def test_pooling_page_compares_poolings_and_explains_similarity():
+    app = open_page()
+    titles = [t.value for t in app.title]
+    assert "6 · Pooling" in titles
+    table = app.dataframe[0].value
+    assert list(table["pooling"])[:3] == ["[CLS] token", "mean (native)", "max"]
+    # Normalisation check: the difference between cosine and dot product is printed and tiny.
+    metric = [m for m in app.metric if m.label.startswith("cosine − dot")][0]
+    assert float(metric.value) < 1e-5
+    # The article's example, live: the model's numbers, not the article's.
+    article = [df.value for df in app.dataframe if "the article says" in df.value.columns][0]
+    gives = article.iloc[:, 2].tolist()
+    assert gives[0] == "0.564" and gives[1] == "0.031"
+
+
+def test_similarity_reacts_to_new_sentences_and_a_new_text():
+    app = open_page("Bank accounts earn interest")
+    app.session_state["pool_sentences"] = "I like tea\nI enjoy tea\nThe stock market crashed"
+    app.run()
+    assert not app.exception
+    sentences = [df.value for df in app.dataframe if "sentence" in df.value.columns][0]
+    assert list(sentences["sentence"]) == ["I like tea", "I enjoy tea", "The stock market crashed"]
+    shares = [df.value for df in app.dataframe if "share of the score" in df.value.columns][0]
+    assert len(shares) == 8
+
+
+def test_sts_evaluation_on_the_first_pairs():
+    app = open_page()
+    app.session_state["pool_sts_n"] = 100
+    app.run()
+    app.button(key="pool_sts_run").click().run()
+    assert not app.exception
+    scores = [df.value for df in app.dataframe if "Spearman × 100" in df.value.columns][0]
+    assert set(scores["pooling"]) >= {"mean (native)", "[CLS] token", "max"}
+    assert all(-100 <= v <= 100 for v in scores["Spearman × 100"])
+    assert any("100 pairs" in s.value for s in app.success)
+
+
+@pytest.mark.parametrize("name", ["empty", "zero_width_control", "markup", "long_5000_tokens", "emoji_zwj"])
+def test_hostile_texts(name):
+    app = open_page(HOSTILE_TEXTS[name])
+    assert not app.exception
+    if name == "empty":
+        assert any("empty" in w.value for w in app.warning)
+    if name == "long_5000_tokens":
+        assert any("dropped" in w.value for w in app.warning)

@@ -1,0 +1,59 @@
+"""Cached work behind the pooling page: embeddings of sentence sets and STS evaluations.
+
+Keyed by the model id, device and content (never by session), bounded, and holding only
+plain numpy results, so sessions share work without sharing state.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from core.idf import idf_weights
+from core.sts import StsResult, evaluate_sts, read_sts
+
+from .state import cached_model
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+STS_FILES = {
+    "STS-B dev (1,500 pairs)": ASSETS / "stsb" / "stsb-en-dev.csv",
+    "STS-B test (1,379 pairs)": ASSETS / "stsb" / "stsb-en-test.csv",
+}
+EXAMPLE_SETS = {
+    "The article's example": ASSETS / "examples" / "similarity_article.txt",
+    "Paraphrases, two senses of 'bank', a negation": ASSETS / "examples" / "similarity_paraphrases.txt",
+}
+MAX_SENTENCES = 50
+
+
+def read_lines(path: Path) -> str:
+    return path.read_text(encoding="utf-8").strip()
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def sts_sentences(path: str) -> list[str]:
+    return read_sts(path).unique_sentences()
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def idf_for(model_id: str, device: str, corpus: tuple[str, ...]) -> np.ndarray:
+    return idf_weights(cached_model(model_id, device).tokenizer, list(corpus))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def embed_set(model_id: str, device: str, sentences: tuple[str, ...], poolings: tuple[str, ...], idf: np.ndarray | None):
+    from core import embed_texts
+
+    return embed_texts(cached_model(model_id, device), list(sentences), pooling=list(poolings), normalize=True, idf=idf)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def sts_result(model_id: str, device: str, content: bytes, n_pairs: int, poolings: tuple[str, ...], _progress=None) -> StsResult:
+    pairs = read_sts(content)
+    if n_pairs < len(pairs):
+        from core.sts import StsPairs
+
+        pairs = StsPairs(pairs.sentence1[:n_pairs], pairs.sentence2[:n_pairs], pairs.scores[:n_pairs])
+    return evaluate_sts(cached_model(model_id, device), pairs, list(poolings), progress=_progress)
