@@ -3,6 +3,7 @@
     python -m core trace --text "The cat sat" --out trace.npz [--model ID_OR_PATH] [--device cpu]
     python -m core tokenize --tokenizer model|gpt2 --text "The cat sat" [--model ID_OR_PATH]
     python -m core sts-eval assets/stsb/stsb-en-test.csv [--model ID_OR_PATH]
+    python -m core embed --input sentences.csv --text-column text --out vectors.parquet [--batch-size 64]
 """
 
 from __future__ import annotations
@@ -101,6 +102,32 @@ def _cmd_sts_eval(args) -> int:
     return 0
 
 
+def _cmd_embed(args) -> int:
+    from pathlib import Path
+
+    from .datasets import read_table, sentence_set, write_vectors_parquet
+    from .embedding import embed_texts
+    from .loading import load_model
+
+    path = Path(args.input)
+    frame = read_table(path.read_bytes(), path.name, max_rows=10_000_000)
+    sentences = sentence_set(frame, args.text_column, args.label_column)
+    model = load_model(args.model, args.device)
+    total = len(sentences.texts)
+
+    def progress(done: int, all_: int) -> None:
+        width = 30
+        filled = int(width * done / all_)
+        print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done:,}/{all_:,}", end="", file=sys.stderr, flush=True)
+
+    vectors = embed_texts(model, list(sentences.texts), batch_size=args.batch_size, progress=progress)
+    print(file=sys.stderr)
+    write_vectors_parquet(args.out, sentences.texts, vectors, sentences.labels)
+    skipped = f"; {sentences.dropped_empty} empty rows skipped" if sentences.dropped_empty else ""
+    print(f"{total:,} texts → {vectors.shape[1]}-d vectors ({model.info.model_id}, {model.info.default_pooling}) → {args.out}{skipped}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m core", description="Embedding Explorer's engine, from the shell.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -122,6 +149,16 @@ def build_parser() -> argparse.ArgumentParser:
     tok.add_argument("--tokenizer", choices=("model", "gpt2"), default="model")
     tok.add_argument("--model", default=None)
     tok.set_defaults(run=_cmd_tokenize)
+    embed = commands.add_parser("embed", help="embed a CSV/TSV/Parquet/TXT column into a Parquet file of vectors")
+    embed.add_argument("--input", required=True)
+    embed.add_argument("--text-column", default="text")
+    embed.add_argument("--label-column", default=None)
+    embed.add_argument("--out", required=True, help="output .parquet (columns text, [label], vector)")
+    embed.add_argument("--model", default=None)
+    embed.add_argument("--device", default="auto")
+    embed.add_argument("--batch-size", type=int, default=32)
+    embed.set_defaults(run=_cmd_embed)
+
     sts = commands.add_parser("sts-eval", help="Spearman x100 of each pooling on an STS CSV (sentence1,sentence2,score)")
     sts.add_argument("file")
     sts.add_argument("--model", default=None)

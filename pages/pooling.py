@@ -251,7 +251,7 @@ with tab_sts:
 
         try:
             result = sts_result(st.session_state[state.MODEL_KEY], st.session_state[state.DEVICE_KEY], content,
-                                int(n_max) or 10**9, tuple(names), _progress=progress)
+                                int(n_max) or 10**9, tuple(names), progress=progress)
         except ExplorerError as error:
             bar.empty()
             st.error(f"{md_escape(request[1])}: {error}")

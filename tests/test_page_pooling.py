@@ -57,6 +57,10 @@ def test_sts_evaluation_on_the_first_pairs():
     assert set(scores["pooling"]) >= {"mean (native)", "[CLS] token", "max"}
     assert all(-100 <= v <= 100 for v in scores["Spearman × 100"])
     assert any("100 pairs" in s.value for s in app.success)
+    # A rerun that hits the cached result (new scatter) must not trip over the progress bar.
+    app.selectbox(key="pool_sts_scatter").set_value("max").run()
+    assert not app.exception
+    assert any("100 pairs" in s.value for s in app.success)
 
 
 @pytest.mark.parametrize("name", ["empty", "zero_width_control", "markup", "long_5000_tokens", "emoji_zwj"])

@@ -62,4 +62,4 @@ _MARKDOWN_SPECIAL = set("\\`*_{}[]()#+-.!|<>~$:")
 
 def md_escape(text: str) -> str:
     """Escape Markdown (and Streamlit's :color[] / $LaTeX$) so user text in st.markdown stays literal."""
-    return "".join("\\" + char if char in _MARKDOWN_SPECIAL else char for char in visible(text).replace("\n", " "))
+    return "".join("\\" + char if char in _MARKDOWN_SPECIAL else char for char in visible(text.replace("\n", " "), show_spaces=False))

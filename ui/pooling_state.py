@@ -14,6 +14,7 @@ import streamlit as st
 from core.idf import idf_weights
 from core.sts import StsResult, evaluate_sts, read_sts
 
+from .progress_cache import ProgressCache, digest
 from .state import cached_model
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -49,11 +50,16 @@ def embed_set(model_id: str, device: str, sentences: tuple[str, ...], poolings: 
     return embed_texts(cached_model(model_id, device), list(sentences), pooling=list(poolings), normalize=True, idf=idf)
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
-def sts_result(model_id: str, device: str, content: bytes, n_pairs: int, poolings: tuple[str, ...], _progress=None) -> StsResult:
-    pairs = read_sts(content)
-    if n_pairs < len(pairs):
-        from core.sts import StsPairs
+_STS = ProgressCache(max_entries=8)
 
-        pairs = StsPairs(pairs.sentence1[:n_pairs], pairs.sentence2[:n_pairs], pairs.scores[:n_pairs])
-    return evaluate_sts(cached_model(model_id, device), pairs, list(poolings), progress=_progress)
+
+def sts_result(model_id: str, device: str, content: bytes, n_pairs: int, poolings: tuple[str, ...], progress=None) -> StsResult:
+    def compute() -> StsResult:
+        pairs = read_sts(content)
+        if n_pairs < len(pairs):
+            from core.sts import StsPairs
+
+            pairs = StsPairs(pairs.sentence1[:n_pairs], pairs.sentence2[:n_pairs], pairs.scores[:n_pairs])
+        return evaluate_sts(cached_model(model_id, device), pairs, list(poolings), progress=progress)
+
+    return _STS.get_or_compute((model_id, device, digest([content]), n_pairs, poolings), compute)

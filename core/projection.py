@@ -1,0 +1,116 @@
+"""Vectors → 2-D or 3-D points (UMAP, PCA, t-SNE), clusters, neighbours, and a quality score.
+
+Pure numpy / scikit-learn / umap-learn; nothing here knows about models or pages.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from .errors import ExplorerError
+
+# umap-learn compiles with numba on first use (~8 s); a writable cache makes that once per machine.
+os.environ.setdefault("NUMBA_CACHE_DIR", str(Path.home() / ".cache" / "embedding-explorer" / "numba"))
+
+METHODS = ("umap", "pca", "tsne")
+# Above these sizes a method takes minutes on a 2-core CPU; the page says so and offers PCA.
+POINT_CAPS = {"umap": 20_000, "tsne": 5_000, "pca": 200_000}
+
+
+class ProjectionError(ExplorerError):
+    """The projection cannot run on these inputs (too few points, too many for the method…)."""
+
+
+@dataclass(frozen=True)
+class ProjectionParams:
+    method: str = "umap"
+    dims: int = 2
+    n_neighbors: int = 15
+    min_dist: float = 0.1
+    metric: str = "cosine"
+    perplexity: float = 30.0
+    seed: int = 42
+
+
+def project(vectors: np.ndarray, params: ProjectionParams = ProjectionParams(),
+            progress: Callable[[str], None] | None = None) -> np.ndarray:
+    """[N, d] → [N, dims] float32."""
+    data = np.asarray(vectors, dtype=np.float32)
+    if data.ndim != 2 or data.shape[0] < 3:
+        raise ProjectionError("A projection needs at least 3 vectors.")
+    if not np.isfinite(data).all():
+        raise ProjectionError("Some vectors contain NaN or infinite values.")
+    n = data.shape[0]
+    if params.method not in METHODS:
+        raise ProjectionError(f"Unknown projection method '{params.method}' (choose {', '.join(METHODS)}).")
+    if n > POINT_CAPS[params.method]:
+        raise ProjectionError(
+            f"{params.method.upper()} is capped at {POINT_CAPS[params.method]:,} points here ({n:,} given): it would take "
+            "minutes on this CPU. Use PCA for the whole set, or project a sample."
+        )
+    dims = int(params.dims)
+    if params.method == "pca":
+        return pca(data, dims)
+    if params.method == "tsne":
+        from sklearn.manifold import TSNE
+
+        perplexity = float(min(params.perplexity, max(2.0, (n - 1) / 3)))
+        if progress:
+            progress(f"t-SNE on {n:,} points (perplexity {perplexity:g})…")
+        tsne = TSNE(n_components=dims, perplexity=perplexity, metric=params.metric, init="pca", random_state=params.seed)
+        return tsne.fit_transform(data).astype(np.float32)
+    if progress:
+        progress("Loading UMAP (compiled once per machine, then cached)…")
+    import umap
+
+    neighbours = int(min(params.n_neighbors, n - 1))
+    if progress:
+        progress(f"UMAP on {n:,} points ({neighbours} neighbours, min_dist {params.min_dist:g}, {params.metric})…")
+    reducer = umap.UMAP(
+        n_components=dims, n_neighbors=neighbours, min_dist=float(params.min_dist), metric=params.metric,
+        random_state=params.seed, n_jobs=1,
+        # 200 epochs (umap's own choice above 10k points) keep 10k points within seconds.
+        n_epochs=200 if n > 2_000 else None, init="spectral" if n > neighbours + 1 else "random",
+    )
+    return reducer.fit_transform(data).astype(np.float32)
+
+
+def pca(vectors: np.ndarray, dims: int = 2) -> np.ndarray:
+    data = np.asarray(vectors, dtype=np.float64)
+    centred = data - data.mean(axis=0, keepdims=True)
+    # SVD of the centred data: the right singular vectors are the principal axes.
+    _, _, axes = np.linalg.svd(centred, full_matrices=False)
+    return (centred @ axes[:dims].T).astype(np.float32)
+
+
+def kmeans_labels(vectors: np.ndarray, k: int, seed: int = 42) -> np.ndarray:
+    from sklearn.cluster import KMeans
+
+    k = int(max(1, min(k, len(vectors))))
+    return KMeans(n_clusters=k, n_init=4, random_state=seed).fit_predict(np.asarray(vectors, dtype=np.float32))
+
+
+def nearest_neighbours(vectors: np.ndarray, index: int, k: int = 10) -> list[tuple[int, float]]:
+    """The k nearest rows to row ``index`` by cosine similarity (itself excluded)."""
+    data = np.asarray(vectors, dtype=np.float32)
+    unit = data / np.maximum(np.linalg.norm(data, axis=1, keepdims=True), 1e-12)
+    scores = unit @ unit[index]
+    scores[index] = -np.inf
+    order = np.argsort(-scores)[: max(0, min(k, len(data) - 1))]
+    return [(int(i), float(scores[i])) for i in order]
+
+
+def knn_accuracy(points: np.ndarray, labels, k: int = 5) -> float:
+    """Leave-one-out k-NN accuracy of ``labels`` in the projected space: how well topics separate."""
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.model_selection import cross_val_score
+
+    labels = np.asarray(labels)
+    folds = min(5, int(np.bincount(np.unique(labels, return_inverse=True)[1]).min()))
+    classifier = KNeighborsClassifier(n_neighbors=min(k, len(points) - 1))
+    return float(cross_val_score(classifier, points, labels, cv=max(2, folds)).mean())

@@ -1,0 +1,238 @@
+"""Sentence sets as geometry: embed, project to 2-D / 3-D, colour, and find neighbours."""
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from core import ExplorerError
+from core.datasets import (
+    DatasetError, check_vectors, pair_vectors_with_texts, read_table, read_vectors, sentence_set,
+)
+from core.projection import POINT_CAPS, ProjectionParams, kmeans_labels, nearest_neighbours, pca
+from ui import state
+from ui.common import stage_header
+from ui.labels import md_escape, text_label, token_label, visible
+from ui.projection_state import EXAMPLE_SETS, MAX_EMBED, MAX_TYPED, embeddings, example_frame, projection
+
+PLOT_CONFIG = {"displaylogo": False}
+DEFAULT_TOKENS_TEXT = "I sat on the bank of the river.\nThe bank approved my loan.\nShe deposited cash at the bank.\nWe fished from the grassy bank."
+
+
+def load_input():
+    """The session's sentence set from the chosen source, or None after saying what is wrong."""
+    source = st.radio("Sentences from", ["Example set", "Typed, one per line", "Upload a table", "Upload vectors"],
+                      key="proj_source", horizontal=True)
+    try:
+        if source == "Example set":
+            name = st.selectbox("Example set", list(EXAMPLE_SETS), key="proj_example")
+            frame = example_frame(str(EXAMPLE_SETS[name]))
+            return sentence_set(frame, "text", "label")
+        if source == "Typed, one per line":
+            st.text_area("Sentences, one per line", key="proj_typed", height=160,
+                         value=st.session_state.get("proj_typed", "A cat sleeps on the sofa\nA kitten naps on the couch\n"
+                                                    "Interest rates rose again\nThe central bank tightened policy"))
+            lines = [line.strip() for line in (st.session_state.get("proj_typed") or "").splitlines() if line.strip()]
+            if len(lines) > MAX_TYPED:
+                st.info(f"Only the first {MAX_TYPED:,} lines are used; upload a file for more.")
+            from core.datasets import SentenceSet
+
+            return SentenceSet(tuple(lines[:MAX_TYPED]), None)
+        upload = st.file_uploader("A CSV, TSV, TXT or Parquet table" if source == "Upload a table" else
+                                  "Texts as a table (CSV, TSV, TXT, Parquet; a Parquet from `python -m core embed` carries its vectors)",
+                                  type=["csv", "tsv", "txt", "parquet"], key="proj_table")
+        if upload is None:
+            st.info("Upload a file to project it.")
+            return None
+        frame = read_table(upload.getvalue(), upload.name)
+        columns = list(frame.columns)
+        default_text = columns.index("text") if "text" in columns else 0
+        c1, c2 = st.columns(2)
+        text_column = c1.selectbox("Text column", columns, index=default_text, key="proj_text_col")
+        label_choices = ["(none)"] + [c for c in columns if c not in (text_column, "vector")]
+        label_column = c2.selectbox("Label column", label_choices, key="proj_label_col")
+        chosen = sentence_set(frame, text_column, None if label_column == "(none)" else label_column)
+        if source == "Upload vectors" and chosen.vectors is None:
+            vectors_file = st.file_uploader("Vectors (.npy, one row per text)", type=["npy"], key="proj_vectors")
+            if vectors_file is None:
+                st.info("Upload the .npy of vectors that goes with these texts, or a Parquet with a 'vector' column.")
+                return None
+            chosen = pair_vectors_with_texts(read_vectors(vectors_file.getvalue(), vectors_file.name), chosen)
+        if chosen.dropped_empty:
+            st.caption(f"{chosen.dropped_empty:,} empty rows skipped.")
+        return chosen
+    except (DatasetError, ExplorerError) as error:
+        st.error(str(error))
+        return None
+
+
+stage_header(
+    "Projections: meaning as geometry",
+    "Each sentence becomes one vector of a few hundred numbers. Squeeze those vectors down to 2 or 3 dimensions "
+    "and sentences about the same thing land near each other. UMAP keeps neighbourhoods, PCA keeps the largest "
+    "directions of variance, t-SNE keeps local clusters. Distances between far-apart clusters mean little in UMAP "
+    "and t-SNE; neighbours do.",
+)
+if st.session_state.pop("proj_go_home", False):
+    st.switch_page("pages/home.py")
+model = state.current_model()
+if model is None:
+    st.stop()
+info = model.info
+chosen = load_input()
+if chosen is None or len(chosen.texts) < 3:
+    if chosen is not None:
+        st.warning("A projection needs at least 3 sentences.")
+    st.stop()
+texts = chosen.texts
+n = len(texts)
+
+c1, c2, c3, c4 = st.columns(4)
+method = c1.selectbox("Method", ["umap", "pca", "tsne"], format_func=str.upper, key="proj_method")
+dims = c2.radio("Dimensions", [2, 3], horizontal=True, key="proj_dims")
+colour = c3.selectbox("Colour by", (["label"] if chosen.labels else []) + ["k-means cluster"], key="proj_colour")
+if chosen.vectors is None:
+    layer = c4.slider("Layer (mean-pooled)", 0, info.n_layers, info.n_layers, key="proj_layer",
+                      help=f"0 = the embedding output; {info.n_layers} = the last layer, what the model returns.")
+else:
+    layer = None
+    c4.caption(f"{chosen.vectors.shape[1]}-d precomputed vectors")
+with st.expander("Method parameters"):
+    p1, p2, p3, p4 = st.columns(4)
+    neighbours = p1.slider("UMAP neighbours", 2, 100, 15, key="proj_neighbors")
+    min_dist = p2.slider("UMAP min_dist", 0.0, 0.99, 0.1, key="proj_min_dist")
+    metric = p3.selectbox("Metric", ["cosine", "euclidean"], key="proj_metric")
+    perplexity = p4.slider("t-SNE perplexity", 2, 100, 30, key="proj_perplexity")
+    k = st.slider("k-means clusters", 2, 30, 5, key="proj_k")
+
+# ----------------------------------------------------------------------- vectors
+if chosen.vectors is not None:
+    vectors = check_vectors(chosen.vectors)
+else:
+    if n > MAX_EMBED:
+        st.error(f"{n:,} sentences: the page embeds at most {MAX_EMBED:,}. Embed them with "
+                 "`python -m core embed --input FILE --text-column NAME --out vectors.parquet` and upload the Parquet.")
+        st.stop()
+    key = (st.session_state[state.MODEL_KEY], st.session_state[state.DEVICE_KEY], texts, None if layer == info.n_layers else layer)
+    if n > 500 and st.session_state.get("proj_embed_ok") != hash(key):
+        st.info(f"{n:,} sentences to embed with {md_escape(info.model_id)} (about {n / 300:.0f} s on a 2-core CPU).")
+        if st.button("Embed them", type="primary", key="proj_embed"):
+            st.session_state["proj_embed_ok"] = hash(key)
+            st.rerun()
+        st.stop()
+    bar = st.progress(0.0, text=f"Embedding {n:,} sentences…")
+    st.button("Stop", key="proj_stop", help="Stops the embedding; what you typed or uploaded stays.",
+              on_click=lambda: st.session_state.pop("proj_embed_ok", None))
+
+    def progress(done, total):
+        bar.progress(done / total, text=f"Embedding sentences: {done:,} / {total:,}")
+
+    try:
+        vectors = embeddings(*key, progress=progress)
+    except ExplorerError as error:
+        st.error(str(error))
+        st.stop()
+    bar.empty()
+
+if method != "pca" and len(vectors) > POINT_CAPS[method]:
+    st.warning(f"{method.upper()} is capped at {POINT_CAPS[method]:,} points on this page ({len(vectors):,} given): "
+               "showing PCA instead. Project a sample for UMAP or t-SNE.")
+    method = "pca"
+params = ProjectionParams(method=method, dims=int(dims), n_neighbors=neighbours, min_dist=float(min_dist), metric=metric,
+                          perplexity=float(perplexity))
+first_umap = method == "umap" and not st.session_state.get("_umap_warm")
+message = (f"Projecting {len(vectors):,} points with {method.upper()}…"
+           + (" The first UMAP of a server compiles its numba code (cached on disk afterwards): ~10 s." if first_umap else ""))
+try:
+    with st.spinner(message):
+        points = projection(vectors, params)
+except ExplorerError as error:
+    st.error(str(error))
+    st.stop()
+if method == "umap":
+    st.session_state["_umap_warm"] = True
+
+if colour == "label":
+    groups = np.asarray(chosen.labels)
+else:
+    groups = kmeans_labels(vectors, k).astype(str)
+    groups = np.asarray([f"cluster {g}" for g in groups])
+
+# ----------------------------------------------------------------------- figure
+hover = [text_label(t, 80) for t in texts]
+figure = go.Figure()
+large = len(points) > 2_000
+for group in pd.unique(groups):
+    mask = groups == group
+    index = np.flatnonzero(mask)
+    marker = dict(size=3 if large else 8, opacity=0.6 if large else 0.85)
+    common = dict(name=text_label(str(group), 30), customdata=index, text=[hover[i] for i in index] if len(points) <= 50_000 else None,
+                  hovertemplate=("%{text}" if len(points) <= 50_000 else "point %{customdata}") + "<extra>%{fullData.name}</extra>")
+    if dims == 3:
+        figure.add_trace(go.Scatter3d(x=points[mask, 0], y=points[mask, 1], z=points[mask, 2], mode="markers", marker=marker, **common))
+    else:
+        # WebGL draws large sets smoothly; small ones as SVG for crisp markers.
+        scatter = go.Scattergl if large else go.Scatter
+        figure.add_trace(scatter(x=points[mask, 0], y=points[mask, 1], mode="markers", marker=marker, **common))
+figure.update_layout(height=620, margin=dict(l=10, r=10, t=30, b=10), legend_title_text=colour,
+                     title=f"{len(points):,} points · {method.upper()} {dims}-D" +
+                     ("" if layer is None else f" · layer {layer} of {info.n_layers}"))
+event = st.plotly_chart(figure, width="stretch", config=PLOT_CONFIG, key="proj_plot", on_select="rerun", selection_mode="points")
+
+# ----------------------------------------------------------------------- neighbours
+selected = None
+try:
+    picked = event.selection.points if event and event.selection else []
+    if picked:
+        selected = int(picked[0]["customdata"] if "customdata" in picked[0] else picked[0]["point_index"])
+except (AttributeError, KeyError, TypeError, ValueError):
+    selected = None
+if selected is None:
+    selected = st.selectbox("Or choose a sentence", range(n), format_func=lambda i: f"{i + 1}. {visible(texts[i], show_spaces=False)[:90]}",
+                            key="proj_pick")
+st.subheader("Nearest neighbours (cosine, in the full vector space)")
+st.markdown(f"**{md_escape(texts[selected][:200])}**")
+rows = [(visible(texts[i], show_spaces=False), round(score, 4)) for i, score in nearest_neighbours(vectors, selected, 10)]
+st.dataframe(pd.DataFrame(rows, columns=["sentence", "cosine"]), hide_index=True, width="stretch")
+
+
+def open_in_stages(sentence: str) -> None:
+    # A callback runs before the script, so it may set the sidebar's text widget.
+    st.session_state[state.TEXT_KEY] = sentence
+    st.session_state["proj_go_home"] = True
+
+
+st.button("Open this sentence in the stage pages", key="proj_open", on_click=open_in_stages, args=(texts[selected],))
+
+# ----------------------------------------------------------------------- token view
+st.subheader("Token-level view: one word, several meanings")
+st.markdown("Every token of a few sentences at one layer, projected with PCA. Watch *bank* by a river and *bank* with money "
+            "start together at layer 0 (same embedding row) and drift apart as attention mixes in context.")
+token_text = st.text_area("A few sentences, one per line (at most 8)", value=DEFAULT_TOKENS_TEXT, key="proj_tokens_text", height=120)
+token_layer = st.slider("Layer", 0, info.n_layers, info.n_layers, key="proj_token_layer")
+lines = [line.strip() for line in token_text.splitlines() if line.strip()][:8]
+vectors_tok, labels_tok, sentence_of = [], [], []
+for number, line in enumerate(lines):
+    try:
+        trace = state.cached_trace(st.session_state[state.MODEL_KEY], st.session_state[state.DEVICE_KEY], line)
+    except ExplorerError as error:
+        st.warning(f"Line {number + 1}: {error}")
+        continue
+    hidden = trace.hidden_states[token_layer]
+    for position, token in enumerate(trace.tokens.tokens):
+        if not trace.tokens.special_mask[position]:
+            vectors_tok.append(hidden[position])
+            labels_tok.append(token)
+            sentence_of.append(number)
+if len(vectors_tok) >= 3:
+    flat = pca(np.stack(vectors_tok), 2)
+    tok_fig = go.Figure(go.Scatter(
+        x=flat[:, 0], y=flat[:, 1], mode="markers+text", text=[token_label(t) for t in labels_tok], textposition="top center",
+        marker=dict(size=9, color=sentence_of, colorscale="Turbo"),
+        hovertext=[f"{token_label(t)} · sentence {s + 1}: {text_label(lines[s], 60)}" for t, s in zip(labels_tok, sentence_of)],
+        hoverinfo="text",
+    ))
+    tok_fig.update_layout(height=520, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="PC 1", yaxis_title="PC 2")
+    st.plotly_chart(tok_fig, width="stretch", config=PLOT_CONFIG, key="proj_tokens_plot")
+elif lines:
+    st.warning("Type sentences with at least 3 tokens in all.")

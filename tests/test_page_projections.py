@@ -1,0 +1,84 @@
+"""The projections page under AppTest: example sets, typed lines, uploads good and bad."""
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+PAGE = "pages/projections.py"
+
+
+def open_page(**state):
+    app = AppTest.from_file(APP, default_timeout=300)
+    app.run()
+    for key, value in state.items():
+        app.session_state[key] = value
+    app.switch_page(PAGE).run()
+    assert not app.exception, app.exception
+    return app
+
+
+def neighbours(app):
+    return [df.value for df in app.dataframe if "cosine" in df.value.columns][0]
+
+
+def test_example_set_projects_and_lists_neighbours():
+    app = open_page(proj_method="pca")
+    table = neighbours(app)
+    assert len(table) == 10 and (table["cosine"] <= 1).all()
+    assert app.selectbox(key="proj_pick").value == 0
+    assert any("Simmer the tomato sauce" in m.value for m in app.markdown)
+
+
+def test_typed_sentences_and_the_layer_slider():
+    app = open_page(proj_source="Typed, one per line", proj_method="pca",
+                    proj_typed="a red apple\na green pear\nthe stock market\nbond yields rose")
+    first = neighbours(app)
+    assert first["sentence"].iloc[0] == "a green pear"
+    app.slider(key="proj_layer").set_value(0).run()
+    assert not app.exception
+    assert len(neighbours(app)) == 3
+
+
+def test_opening_a_sentence_in_the_stage_pages():
+    app = open_page(proj_method="pca")
+    app.button(key="proj_open").click().run()
+    assert not app.exception
+    assert app.session_state["text"] == "Simmer the tomato sauce for twenty minutes before adding basil."
+
+
+@pytest.mark.parametrize(
+    "content, name, message",
+    [
+        (b"text\n\xff\xfe\xfa bad\n", "bad.csv", "not valid UTF-8"),
+        (b"\x00\x01\x02\x03 binary junk", "junk.csv", "binary"),
+        (b"headline,topic\nA,b\nC,d\nE,f\n", "nocol.csv", None),  # no 'text' column: the first column is offered
+        (b"text\n\n\n", "empty.csv", "no rows"),
+    ],
+)
+def test_bad_uploads_get_a_message_and_keep_the_text(content, name, message):
+    app = open_page(proj_source="Upload a table", proj_method="pca", text="my own sentence stays")
+    app.file_uploader(key="proj_table").set_value((name, content, "text/csv")).run()
+    assert not app.exception
+    if message:
+        assert any(message in e.value for e in app.error), [e.value for e in app.error]
+    else:
+        assert app.selectbox(key="proj_text_col").value == "headline"
+    assert app.session_state["text"] == "my own sentence stays"
+
+
+def test_uploaded_vectors_must_match_the_texts():
+    app = open_page(proj_source="Upload vectors", proj_method="pca")
+    app.file_uploader(key="proj_table").set_value(("t.csv", b"text\none\ntwo\nthree\nfour\n", "text/csv")).run()
+    buffer = io.BytesIO()
+    np.save(buffer, np.random.default_rng(0).normal(size=(5, 16)).astype(np.float32))
+    app.file_uploader(key="proj_vectors").set_value(("v.npy", buffer.getvalue(), "application/octet-stream")).run()
+    assert any("5 vectors but 4 texts" in e.value for e in app.error)
+    good = io.BytesIO()
+    np.save(good, np.random.default_rng(0).normal(size=(4, 16)).astype(np.float32))
+    app.file_uploader(key="proj_vectors").set_value(("v.npy", good.getvalue(), "application/octet-stream")).run()
+    assert not app.exception and not app.error
+    assert len(neighbours(app)) == 3

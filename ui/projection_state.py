@@ -1,0 +1,45 @@
+"""Cached work behind the projections page, keyed by content and model, bounded."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core import embed_texts
+from core.projection import ProjectionParams, project
+
+from .progress_cache import ProgressCache, digest
+from .state import cached_model
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets" / "examples"
+EXAMPLE_SETS = {
+    "Five topics (60 sentences, labelled)": ASSETS / "topics.csv",
+    "Near-synonyms (4 groups of 3)": ASSETS / "near_synonyms.csv",
+}
+MAX_TYPED = 2_000
+MAX_EMBED = 20_000   # sentences the page embeds itself; more via `python -m core embed`
+MAX_POINTS = 200_000  # precomputed vectors the page draws (PCA)
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def example_frame(path: str) -> pd.DataFrame:
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+_EMBEDDINGS = ProgressCache(max_entries=12)
+
+
+def embeddings(model_id: str, device: str, texts: tuple[str, ...], layer: int | None, progress=None) -> np.ndarray:
+    """Normalised sentence vectors; ``layer`` None = the model's own output, else mean pooling of that layer."""
+    key = (model_id, device, digest(texts), layer)
+    return _EMBEDDINGS.get_or_compute(key, lambda: embed_texts(
+        cached_model(model_id, device), list(texts), pooling="mean" if layer is not None else None,
+        normalize=True, layer=layer, batch_size=64, progress=progress))
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def projection(vectors: np.ndarray, params: ProjectionParams) -> np.ndarray:
+    return project(vectors, params)
