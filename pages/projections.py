@@ -121,8 +121,9 @@ else:
             st.rerun()
         st.stop()
     bar = st.progress(0.0, text=f"Embedding {n:,} sentences…")
-    st.button("Stop", key="proj_stop", help="Stops the embedding; what you typed or uploaded stays.",
-              on_click=lambda: st.session_state.pop("proj_embed_ok", None))
+    stop_slot = st.empty()
+    stop_slot.button("Stop", key="proj_stop", help="Stops the embedding; what you typed or uploaded stays.",
+                     on_click=lambda: st.session_state.pop("proj_embed_ok", None))
 
     def progress(done, total):
         bar.progress(done / total, text=f"Embedding sentences: {done:,} / {total:,}")
@@ -133,6 +134,7 @@ else:
         st.error(str(error))
         st.stop()
     bar.empty()
+    stop_slot.empty()
 
 if method != "pca" and len(vectors) > POINT_CAPS[method]:
     st.warning(f"{method.upper()} is capped at {POINT_CAPS[method]:,} points on this page ({len(vectors):,} given): "
