@@ -1,0 +1,155 @@
+"""Contrastive training made concrete: InfoNCE on a batch, and a few real fine-tuning steps.
+
+``info_nce`` is the loss sentence-transformers calls MultipleNegativesRankingLoss (in-batch
+negatives, scale = 1 / temperature). ``fine_tune`` trains a *copy* of the model: the shared
+model that every session uses is never touched.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from .embedding import embed_texts
+from .errors import InputTextError
+from .loading import ExplorerModel
+from .pooling import l2_normalize, pool
+
+MAX_PAIRS = 32
+MAX_STEPS = 40
+TRAIN_MAX_TOKENS = 64
+
+
+@dataclass(frozen=True)
+class InfoNceResult:
+    temperature: float
+    similarity: np.ndarray     # [B, B] cosine(anchor i, positive j)
+    logits: np.ndarray         # similarity / temperature
+    probabilities: np.ndarray  # softmax of each row: how sure the model is which positive is anchor i's
+    row_losses: np.ndarray     # −log p(i, i)
+    loss: float                # mean of row_losses
+    accuracy: float            # share of rows whose largest logit is on the diagonal
+
+
+def info_nce(anchors: np.ndarray, positives: np.ndarray, temperature: float = 0.05) -> InfoNceResult:
+    if temperature <= 0:
+        raise ValueError("temperature must be positive")
+    a = l2_normalize(np.asarray(anchors, dtype=np.float64))
+    b = l2_normalize(np.asarray(positives, dtype=np.float64))
+    similarity = a @ b.T
+    logits = similarity / temperature
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    probabilities = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    diagonal = np.arange(len(a))
+    row_losses = -(shifted[diagonal, diagonal] - np.log(np.exp(shifted).sum(axis=1)))
+    return InfoNceResult(float(temperature), similarity.astype(np.float32), logits.astype(np.float32),
+                         probabilities.astype(np.float32), row_losses.astype(np.float32), float(row_losses.mean()),
+                         float((logits.argmax(axis=1) == diagonal).mean()))
+
+
+def check_pairs(anchors: Sequence[str], positives: Sequence[str]) -> tuple[list[str], list[str]]:
+    pairs = [(a.strip(), p.strip()) for a, p in zip(anchors, positives) if a.strip() and p.strip()]
+    if len(anchors) != len(positives):
+        raise InputTextError(f"{len(anchors)} anchors but {len(positives)} positives: give them in pairs.")
+    if len(pairs) < 2:
+        raise InputTextError("Contrastive training needs at least 2 (anchor, positive) pairs: the others are the negatives.")
+    if len(pairs) > MAX_PAIRS:
+        raise InputTextError(f"At most {MAX_PAIRS} pairs here (one batch); {len(pairs)} given.")
+    return [a for a, _ in pairs], [p for _, p in pairs]
+
+
+@dataclass(frozen=True)
+class FineTuneResult:
+    losses: tuple[float, ...]          # per step, on the training batch
+    before: InfoNceResult
+    after: InfoNceResult
+    anchor_vectors_before: np.ndarray
+    positive_vectors_before: np.ndarray
+    anchor_vectors_after: np.ndarray
+    positive_vectors_after: np.ndarray
+    seconds: float
+    stopped_early: bool
+
+
+def _encode_train(model, tokenizer, texts: list[str], max_length: int, device) -> torch.Tensor:
+    batch = tokenizer(texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+    batch = {k: v.to(device) for k, v in batch.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
+    hidden = model(**batch).last_hidden_state
+    return torch.nn.functional.normalize(pool("mean", hidden, batch["attention_mask"]), dim=-1)
+
+
+def fine_tune(
+    explorer: ExplorerModel,
+    anchors: Sequence[str],
+    positives: Sequence[str],
+    *,
+    steps: int = 10,
+    temperature: float = 0.05,
+    learning_rate: float = 5e-5,
+    seed: int = 0,
+    progress: Callable[[int, int, float], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> FineTuneResult:
+    """A few AdamW steps of InfoNCE (mean pooling, in-batch negatives) on a private copy of the model."""
+    anchors, positives = check_pairs(anchors, positives)
+    steps = int(min(max(steps, 1), MAX_STEPS))
+    with explorer.lock:  # copy the weights while no other session runs a forward pass
+        student = copy.deepcopy(explorer.model)
+    student.train()
+    student.requires_grad_(True)
+    device = explorer.device
+    optimizer = torch.optim.AdamW(student.parameters(), lr=learning_rate)
+    torch.manual_seed(seed)
+    labels = torch.arange(len(anchors), device=device)
+
+    def vectors(model) -> tuple[np.ndarray, np.ndarray]:
+        model.eval()
+        with torch.inference_mode():
+            a = _encode_train(model, explorer.tokenizer, anchors, TRAIN_MAX_TOKENS, device).cpu().numpy()
+            b = _encode_train(model, explorer.tokenizer, positives, TRAIN_MAX_TOKENS, device).cpu().numpy()
+        model.train()
+        return a, b
+
+    a0, b0 = vectors(student)
+    losses, stopped, start = [], False, time.perf_counter()
+    for step in range(steps):
+        if should_stop is not None and should_stop():
+            stopped = True
+            break
+        a = _encode_train(student, explorer.tokenizer, anchors, TRAIN_MAX_TOKENS, device)
+        b = _encode_train(student, explorer.tokenizer, positives, TRAIN_MAX_TOKENS, device)
+        loss = torch.nn.functional.cross_entropy(a @ b.T / temperature, labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss.detach()))
+        if progress is not None:
+            progress(step + 1, steps, losses[-1])
+    a1, b1 = vectors(student)
+    seconds = time.perf_counter() - start
+    del student, optimizer
+    return FineTuneResult(tuple(losses), info_nce(a0, b0, temperature), info_nce(a1, b1, temperature),
+                          a0, b0, a1, b1, seconds, stopped)
+
+
+def untrained_twin(explorer: ExplorerModel, seed: int = 0) -> ExplorerModel:
+    """A randomly initialised model of the same architecture and tokenizer: what the network
+    computes before any training (offline; no download)."""
+    from .loading import build_model_from_config
+
+    torch.manual_seed(seed)
+    return build_model_from_config(explorer.model.config, explorer.tokenizer, device=explorer.info.device,
+                                   model_id=f"{explorer.info.model_id} (untrained, random weights)", pooling="mean")
+
+
+def score_pairs(explorer: ExplorerModel, anchors: Sequence[str], positives: Sequence[str], temperature: float = 0.05) -> InfoNceResult:
+    """InfoNCE of a batch under ``explorer`` with mean pooling (the training objective's view)."""
+    anchors, positives = check_pairs(anchors, positives)
+    a = embed_texts(explorer, anchors, pooling="mean", normalize=True)
+    b = embed_texts(explorer, positives, pooling="mean", normalize=True)
+    return info_nce(a, b, temperature)
