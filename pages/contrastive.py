@@ -1,0 +1,165 @@
+"""Contrastive training: InfoNCE on a batch you can edit, a temperature slider, a few real
+training steps on a private copy of the model, and why raw (untrained) weights embed poorly."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from core import ExplorerError
+from core.contrastive import MAX_PAIRS, MAX_STEPS, fine_tune, info_nce, untrained_twin
+from core.projection import pca
+from ui import state
+from ui.common import stage_header
+from ui.figures import heatmap
+from ui.labels import text_label, visible
+from ui.progress_cache import ProgressCache, digest
+
+PLOT_CONFIG = {"displaylogo": False}
+PAIRS_FILE = Path(__file__).resolve().parent.parent / "assets" / "examples" / "contrastive_pairs.tsv"
+_TRAINING = ProgressCache(max_entries=6)
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def untrained(model_id: str, device: str):
+    return untrained_twin(state.cached_model(model_id, device), seed=0)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def batch_vectors(model_id: str, device: str, which: str, anchors: tuple[str, ...], positives: tuple[str, ...]):
+    from core import embed_texts
+
+    model = state.cached_model(model_id, device) if which == "trained" else untrained(model_id, device)
+    return (embed_texts(model, list(anchors), pooling="mean", normalize=True),
+            embed_texts(model, list(positives), pooling="mean", normalize=True))
+
+
+def default_pairs() -> pd.DataFrame:
+    return pd.read_csv(PAIRS_FILE, sep="\t", dtype=str, keep_default_na=False)
+
+
+stage_header(
+    "Training: contrastive learning",
+    "Why do paraphrases land close together? Because the model was trained to make them. Each row below is an "
+    "(anchor, positive) pair; every *other* positive in the batch is a negative for that anchor. The loss (InfoNCE, "
+    "called MultipleNegativesRankingLoss in sentence-transformers) is a softmax over each row of the similarity "
+    "matrix divided by a temperature τ, with the right answer on the diagonal.",
+)
+model = state.current_model()
+if model is None:
+    st.stop()
+model_id, device = st.session_state[state.MODEL_KEY], st.session_state[state.DEVICE_KEY]
+
+st.session_state.setdefault("con_pairs", default_pairs())
+edited = st.data_editor(st.session_state["con_pairs"], num_rows="dynamic", width="stretch", key="con_editor",
+                        column_config={"anchor": st.column_config.TextColumn("anchor", max_chars=300),
+                                       "positive": st.column_config.TextColumn("positive", max_chars=300)})
+rows = [(str(a or "").strip(), str(p or "").strip()) for a, p in zip(edited.get("anchor", []), edited.get("positive", []))]
+rows = [(a, p) for a, p in rows if a and p]
+if len(rows) < 2:
+    st.warning("Give at least two complete (anchor, positive) pairs: each pair's partner is the others' negative.")
+    st.stop()
+if len(rows) > MAX_PAIRS:
+    st.info(f"Only the first {MAX_PAIRS} pairs form the batch.")
+    rows = rows[:MAX_PAIRS]
+anchors = tuple(a for a, _ in rows)
+positives = tuple(p for _, p in rows)
+labels = [f"{i + 1}" for i in range(len(rows))]
+
+temperature = st.slider("Temperature τ", 0.01, 1.0, 0.05, 0.01, key="con_temperature",
+                        help="all-MiniLM-L6-v2 was trained with scale 20, i.e. τ = 0.05. Lower τ sharpens the softmax.")
+try:
+    a, b = batch_vectors(model_id, device, "trained", anchors, positives)
+except ExplorerError as error:
+    st.warning(str(error))
+    st.stop()
+result = info_nce(a, b, temperature)
+
+c1, c2, c3 = st.columns(3)
+c1.metric("InfoNCE loss (mean over rows)", f"{result.loss:.4f}")
+c2.metric("rows whose best match is their own positive", f"{result.accuracy:.0%}")
+c3.metric("chance-level loss ln(B)", f"{np.log(len(rows)):.3f}")
+left, right = st.columns(2)
+left.plotly_chart(heatmap(result.logits, x_labels=labels, y_labels=labels, colorscale="Viridis", zmid=None,
+                          title=f"cosine / τ  (τ = {temperature:g})", x_title="positive", y_title="anchor",
+                          hover="anchor %{y} · positive %{x}: %{z:.2f}", decimals=3, height=380),
+                  width="stretch", config=PLOT_CONFIG, key="con_logits")
+right.plotly_chart(heatmap(result.probabilities, x_labels=labels, y_labels=labels, colorscale="Blues", zmid=None, zmin=0, zmax=1,
+                           title="softmax of each row: p(positive j | anchor i)", x_title="positive", y_title="anchor",
+                           hover="anchor %{y} · positive %{x}: %{z:.3f}", decimals=4, height=380),
+                   width="stretch", config=PLOT_CONFIG, key="con_probs")
+st.dataframe(pd.DataFrame({"#": labels, "anchor": [visible(x, False) for x in anchors], "positive": [visible(x, False) for x in positives],
+                           "cos(anchor, positive)": np.round(np.diag(result.similarity), 4),
+                           "p(correct)": np.round(np.diag(result.probabilities), 4),
+                           "row loss −log p": np.round(result.row_losses, 4)}), hide_index=True, width="stretch")
+
+st.subheader("Why raw weights make poor sentence embeddings")
+st.markdown("The same batch scored by a model of the **same architecture** with random, untrained weights (built offline from "
+            "the config). Architecture alone gives no useful geometry: the training signal does. (An MLM-only BERT sits in "
+            "between; load bert-base-uncased in the sidebar where it is available to compare.)")
+ua, ub = batch_vectors(model_id, device, "untrained", anchors, positives)
+raw = info_nce(ua, ub, temperature)
+compare = pd.DataFrame({
+    "model": [f"{model.info.model_id} (trained)", "same architecture, random weights"],
+    "loss": [round(result.loss, 4), round(raw.loss, 4)],
+    "right positive ranked first": [f"{result.accuracy:.0%}", f"{raw.accuracy:.0%}"],
+    "mean cos on the diagonal": [round(float(np.diag(result.similarity).mean()), 4), round(float(np.diag(raw.similarity).mean()), 4)],
+    "mean cos off the diagonal": [round(float(result.similarity[~np.eye(len(rows), dtype=bool)].mean()), 4),
+                                  round(float(raw.similarity[~np.eye(len(rows), dtype=bool)].mean()), 4)],
+})
+st.dataframe(compare, hide_index=True, width="stretch")
+
+st.subheader("Train it: a few real steps, live")
+st.markdown(f"Runs AdamW on this batch for a few steps on a **private copy** of the weights (the model other visitors use never "
+            f"changes), at most {MAX_STEPS} steps and {MAX_PAIRS} pairs so a hosted app cannot be kept busy.")
+t1, t2, t3 = st.columns(3)
+start_from = t1.radio("Start from", ["random weights (watch it learn)", "the loaded model"], key="con_start")
+steps = t2.slider("Steps", 1, MAX_STEPS, 15, key="con_steps")
+learning_rate = t3.select_slider("Learning rate", [1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 2e-3], value=1e-3 if start_from.startswith("random") else 5e-5,
+                                 key="con_lr")
+if st.button("Train", type="primary", key="con_train"):
+    st.session_state["con_request"] = (digest(anchors + positives), start_from, steps, learning_rate, temperature)
+request = st.session_state.get("con_request")
+if request and request[0] == digest(anchors + positives):
+    key = (model_id, device, *request)
+    bar = st.progress(0.0, text="Training…")
+    stop_slot = st.empty()
+    stop_slot.button("Stop", key="con_stop", on_click=lambda: st.session_state.pop("con_request", None))
+
+    def progress(step, total, loss):
+        bar.progress(step / total, text=f"step {step}/{total} · loss {loss:.4f}")
+
+    source = untrained(model_id, device) if request[1].startswith("random") else model
+    try:
+        trained = _TRAINING.get_or_compute(key, lambda: fine_tune(source, anchors, positives, steps=request[2],
+                                                                  learning_rate=request[3], temperature=request[4],
+                                                                  progress=progress))
+    except ExplorerError as error:
+        st.warning(str(error))
+        st.stop()
+    bar.empty()
+    stop_slot.empty()
+    st.success(f"{len(trained.losses)} steps in {trained.seconds:.1f} s · loss {trained.before.loss:.4f} → {trained.after.loss:.4f}")
+    curve = go.Figure(go.Scatter(x=list(range(1, len(trained.losses) + 1)), y=trained.losses, mode="lines+markers",
+                                 hovertemplate="step %{x}: %{y:.4f}<extra></extra>"))
+    curve.update_layout(height=260, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="step", yaxis_title="training loss")
+    st.plotly_chart(curve, width="stretch", config=PLOT_CONFIG, key="con_curve")
+    c1, c2 = st.columns(2)
+    for column, title, res in ((c1, "cosine before", trained.before), (c2, "cosine after", trained.after)):
+        column.plotly_chart(heatmap(res.similarity, x_labels=labels, y_labels=labels, zmin=-1, zmax=1, title=title,
+                                    x_title="positive", y_title="anchor", decimals=3, height=340),
+                            width="stretch", config=PLOT_CONFIG, key=f"con_{title}")
+    points = pca(np.concatenate([trained.anchor_vectors_before, trained.positive_vectors_before,
+                                 trained.anchor_vectors_after, trained.positive_vectors_after]), 2)
+    n = len(rows)
+    figure = go.Figure()
+    for offset, name, symbol in ((0, "before", "circle-open"), (2 * n, "after", "circle")):
+        figure.add_trace(go.Scatter(
+            x=points[offset: offset + 2 * n, 0], y=points[offset: offset + 2 * n, 1], mode="markers+text", name=name,
+            text=[f"A{i + 1}" for i in range(n)] + [f"P{i + 1}" for i in range(n)], textposition="top center",
+            marker=dict(symbol=symbol, size=10, color=list(range(n)) * 2, colorscale="Turbo"),
+            hovertext=[text_label(s) for s in anchors + positives], hoverinfo="text"))
+    figure.update_layout(height=460, margin=dict(l=10, r=10, t=30, b=10), title="anchors (A) and positives (P), one PCA of before and after")
+    st.plotly_chart(figure, width="stretch", config=PLOT_CONFIG, key="con_projection")
