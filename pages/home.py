@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ui import state
+from ui import classroom, state
 from ui.common import model_caption, truncation_notice
 from ui.figures import vector_bar
 from ui.labels import md_escape, visible
@@ -17,6 +17,9 @@ st.markdown(
     "position information, attention, the feed-forward network and pooling. Type in the sidebar; every "
     "page follows."
 )
+
+if not st.session_state.get("tour_on"):
+    classroom.start_tour_button()
 
 trace = state.current_trace()
 if trace is not None:

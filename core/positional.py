@@ -1,0 +1,314 @@
+"""Position information: the article's sinusoidal encoding, the model's own positions, RoPE's
+offset property, and the word-order experiment.
+
+Pure numpy / torch; no Streamlit. The only function that runs the model is
+``word_order_experiment``: it embeds two texts as the model does, and again with the
+model's position information removed by forward hooks that are registered under the
+model's lock and always come off again (``position_ablation``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from .loading import ExplorerModel
+from .pooling import l2_normalize, pool
+from .tokenization import tokenize
+
+# ---------------------------------------------------------------------------------------------
+# The article's sinusoidal encoding (Vaswani et al. 2017)
+# ---------------------------------------------------------------------------------------------
+
+
+def sinusoidal_encoding(seq_len: int, d_model: int, base: float = 10000.0) -> np.ndarray:
+    """[seq_len, d_model]: dimension 2i holds sin(p·ω_i), 2i+1 holds cos(p·ω_i), ω_i = base^(-2i/d)."""
+    if seq_len < 0 or d_model < 1:
+        raise ValueError("seq_len must be ≥ 0 and d_model ≥ 1")
+    positions = np.arange(seq_len, dtype=np.float64)[:, None]
+    pair = np.arange(d_model) // 2                         # the pair each dimension belongs to
+    frequencies = base ** (-(2.0 * pair) / d_model)       # ω of that pair
+    angles = positions * frequencies[None, :]
+    encoding = np.where(np.arange(d_model) % 2 == 0, np.sin(angles), np.cos(angles))
+    return encoding.astype(np.float32)
+
+
+def dot_products(rows: np.ndarray) -> np.ndarray:
+    """[P, P] plain dot products between position rows."""
+    rows = np.asarray(rows, dtype=np.float64)
+    return (rows @ rows.T).astype(np.float32)
+
+
+def cosine_matrix(rows: np.ndarray) -> np.ndarray:
+    """[P, P] cosine similarity between rows (a zero row gives 0)."""
+    rows = np.asarray(rows, dtype=np.float64)
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    unit = rows / np.where(norms == 0, 1.0, norms)
+    return np.clip(unit @ unit.T, -1.0, 1.0).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class OffsetProfile:
+    """How a [P, P] matrix varies along its diagonals (one diagonal = one offset n − m)."""
+
+    offsets: np.ndarray       # [2P-1] offsets −(P−1) … P−1
+    mean: np.ndarray          # [2P-1] mean value on that diagonal
+    spread: np.ndarray        # [2P-1] max − min on that diagonal (0 ⇔ depends only on the offset)
+    scale: float              # max |value| of the matrix, to read the spread against
+
+    @property
+    def max_spread(self) -> float:
+        return float(self.spread.max()) if self.spread.size else 0.0
+
+    @property
+    def relative_spread(self) -> float:
+        return self.max_spread / self.scale if self.scale > 0 else 0.0
+
+
+def offset_profile(matrix: np.ndarray) -> OffsetProfile:
+    matrix = np.asarray(matrix, dtype=np.float64)
+    size = matrix.shape[0]
+    if matrix.shape != (size, size):
+        raise ValueError("offset_profile needs a square matrix")
+    offsets = np.arange(-(size - 1), size) if size else np.zeros(0, dtype=int)
+    means, spreads = [], []
+    for offset in offsets:
+        diagonal = np.diagonal(matrix, offset=int(offset))
+        means.append(diagonal.mean())
+        spreads.append(diagonal.max() - diagonal.min())
+    return OffsetProfile(
+        offsets=offsets.astype(np.int64),
+        mean=np.asarray(means, dtype=np.float64),
+        spread=np.asarray(spreads, dtype=np.float64),
+        scale=float(np.abs(matrix).max()) if size else 0.0,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# RoPE (rotate-half convention of transformers' Llama / Qwen / ModernBERT: dimension i pairs with i + d/2)
+# ---------------------------------------------------------------------------------------------
+
+
+def rope_rotate(vectors: np.ndarray, angles: np.ndarray) -> np.ndarray:
+    """Rotate each row of ``vectors`` [T, d] by its row of ``angles`` [T, d/2] (radians):
+    pair (x_i, x_{i+d/2}) → (x_i cos θ − x_{i+d/2} sin θ, x_{i+d/2} cos θ + x_i sin θ)."""
+    vectors = np.asarray(vectors, dtype=np.float64)
+    angles = np.asarray(angles, dtype=np.float64)
+    half = vectors.shape[-1] // 2
+    if angles.shape[-1] != half:
+        raise ValueError(f"{vectors.shape[-1]}-d vectors need {half} angles per row, got {angles.shape[-1]}")
+    first, second = vectors[..., :half], vectors[..., half:]
+    cos, sin = np.cos(angles), np.sin(angles)
+    return np.concatenate([first * cos - second * sin, second * cos + first * sin], axis=-1)
+
+
+def rope_frequencies(angles: np.ndarray) -> np.ndarray | None:
+    """Radians per position step of each pair, read off the model's angle at position 1."""
+    angles = np.asarray(angles)
+    if angles.shape[0] < 2:
+        return None
+    return np.mod(angles[1] - angles[0], 2 * np.pi)
+
+
+@dataclass(frozen=True)
+class RopeOffsetCheck:
+    scores: np.ndarray        # [P, P] q (content of one token, placed at m) · k (content of another, placed at n)
+    profile: OffsetProfile    # its diagonals: constant ⇔ depends only on n − m
+    query_token: int
+    key_token: int
+    head: int
+
+
+def rope_offset_check(query: np.ndarray, key: np.ndarray, angles: np.ndarray, *, head: int = 0,
+                      query_token: int = 0, key_token: int = 1) -> RopeOffsetCheck:
+    """Take the model's own (post-RoPE) query of one token and key of another for ``head``
+    ([H, T, d_head] each, as the trace records them), undo their rotation with the model's angles
+    ([T, d_head/2]), place the same two content vectors at every pair of positions (m, n), and
+    score them: with RoPE the score depends only on n − m."""
+    seq = angles.shape[0]
+    query_token, key_token = min(query_token, seq - 1), min(key_token, seq - 1)
+    q_rotated = np.asarray(query[head, query_token], dtype=np.float64)
+    k_rotated = np.asarray(key[head, key_token], dtype=np.float64)
+    q_content = rope_rotate(q_rotated[None], -np.asarray(angles[query_token:query_token + 1], dtype=np.float64))[0]
+    k_content = rope_rotate(k_rotated[None], -np.asarray(angles[key_token:key_token + 1], dtype=np.float64))[0]
+    q_everywhere = rope_rotate(np.repeat(q_content[None], seq, axis=0), angles)
+    k_everywhere = rope_rotate(np.repeat(k_content[None], seq, axis=0), angles)
+    scores = q_everywhere @ k_everywhere.T
+    return RopeOffsetCheck(scores=scores.astype(np.float32), profile=offset_profile(scores), query_token=query_token,
+                           key_token=key_token, head=head)
+
+
+def rotation_path(angles: np.ndarray, pair: int, start: tuple[float, float] = (1.0, 0.0)) -> np.ndarray:
+    """[T, 2]: the 2-D vector ``start`` in dimension pair ``pair`` after each position's rotation."""
+    theta = np.asarray(angles, dtype=np.float64)[:, pair]
+    x, y = start
+    return np.stack([x * np.cos(theta) - y * np.sin(theta), y * np.cos(theta) + x * np.sin(theta)], axis=1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Removing the model's position information (forward hooks) and the word-order experiment
+# ---------------------------------------------------------------------------------------------
+
+_ABLATING: ContextVar[object | None] = ContextVar("explorer_position_ablation", default=None)
+
+
+@dataclass(frozen=True)
+class AblationPlan:
+    zeroed: tuple[str, ...]        # module paths whose output becomes zero (learned tables, relative bias)
+    identity_rotation: tuple[str, ...]  # RoPE modules whose (cos, sin) become (1, 0): no rotation at all
+    description: str               # what is removed, in words
+    order_left: str | None         # what still tells the model the order, if anything
+
+
+def ablation_plan(explorer: ExplorerModel, seq_len: int | None = None) -> AblationPlan:
+    """What ``position_ablation`` removes from this model, and what still carries order (for a
+    text of ``seq_len`` tokens, when given)."""
+    arch, info = explorer.architecture, explorer.info
+    modules = explorer.modules_by_path
+    zeroed: list[str] = []
+    rotary: list[str] = []
+    parts, left = [], []
+    if arch.position_embeddings:
+        zeroed.append(arch.position_embeddings)
+        parts.append(f"the learned position rows ({arch.position_embeddings}) are replaced by zeros")
+    relative = [path for path in modules if path.endswith("relative_attention_bias")]
+    if relative:
+        zeroed.extend(relative)
+        parts.append("the relative-position attention bias is set to zero")
+    if info.position_kind == "rope":
+        rotary = sorted((path for path in modules if path.split(".")[-1] == "rotary_emb"), key=len)[:1]
+        if rotary:
+            parts.append("RoPE's cos/sin are replaced by 1/0 so queries and keys are not rotated at all")
+        else:
+            left.append("the tracer could not find this model's rotary module, so RoPE stays on")
+    if info.causal:
+        left.append("the causal mask: each token still sees only the tokens before it, so order still matters")
+    config = explorer.model.config
+    reach = None
+    if info.model_type == "modernbert":  # sliding-window layers: |i − j| ≤ sliding_window (= local_attention / 2)
+        reach = getattr(config, "sliding_window", None) or (getattr(config, "local_attention", 0) // 2) or None
+    if reach and (seq_len is None or seq_len - 1 > reach):
+        left.append(f"the sliding-window layers, where a token sees only the {reach} tokens on either side of it")
+    if not parts:
+        parts.append("nothing: this model has no position module the explorer knows how to remove")
+    return AblationPlan(
+        zeroed=tuple(zeroed),
+        identity_rotation=tuple(rotary),
+        description="; ".join(parts),
+        order_left="; ".join(left) or None,
+    )
+
+
+def _zero_output_hook(owner):
+    def hook(module, args, output):
+        if _ABLATING.get() is owner and isinstance(output, torch.Tensor):
+            return torch.zeros_like(output)
+        return None
+
+    return hook
+
+
+def _identity_rotation_hook(owner):
+    def hook(module, args, output):
+        if _ABLATING.get() is owner and isinstance(output, (tuple, list)) and len(output) == 2:
+            cos, sin = output
+            return torch.ones_like(cos), torch.zeros_like(sin)
+        return None
+
+    return hook
+
+
+@contextmanager
+def position_ablation(explorer: ExplorerModel, plan: AblationPlan | None = None) -> Iterator[AblationPlan]:
+    """Within the block, this thread's forward passes of ``explorer`` run without position
+    information. Holds the model's lock for the whole block; the hooks fire only in the calling
+    thread's context and are removed whatever happens."""
+    plan = plan or ablation_plan(explorer)
+    owner = object()
+    handles = []
+    with explorer.lock:
+        token = _ABLATING.set(owner)
+        try:
+            for path in plan.zeroed:
+                handles.append(explorer.modules_by_path[path].register_forward_hook(_zero_output_hook(owner)))
+            for path in plan.identity_rotation:
+                handles.append(explorer.modules_by_path[path].register_forward_hook(_identity_rotation_hook(owner)))
+            yield plan
+        finally:
+            for handle in handles:
+                handle.remove()
+            _ABLATING.reset(token)
+
+
+def embed_one(explorer: ExplorerModel, text: str) -> tuple[np.ndarray, tuple[str, ...]]:
+    """(the model's native sentence embedding of ``text``, its tokens): one plain forward pass,
+    pooled and normalised the way the model's own pipeline does."""
+    info, arch = explorer.info, explorer.architecture
+    tokens = tokenize(explorer.tokenizer, text, info.max_seq_length)
+    device = explorer.device
+    inputs = {
+        "input_ids": torch.as_tensor(tokens.input_ids, device=device).unsqueeze(0),
+        "attention_mask": torch.ones(1, len(tokens), dtype=torch.long, device=device),
+    }
+    if arch.token_type_embeddings:
+        inputs["token_type_ids"] = torch.as_tensor(tokens.token_type_ids, device=device).unsqueeze(0)
+    with explorer.lock, torch.inference_mode():
+        hidden = explorer.model(**inputs).last_hidden_state.float().cpu()
+    vector = pool(info.default_pooling, hidden, torch.ones(1, len(tokens), dtype=torch.long))[0]
+    if info.normalizes:
+        vector = l2_normalize(vector)
+    return vector.numpy().astype(np.float32), tokens.tokens
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    denominator = np.linalg.norm(a) * np.linalg.norm(b)
+    return float(a @ b / denominator) if denominator > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class WordOrderResult:
+    text_a: str
+    text_b: str
+    tokens_a: tuple[str, ...]
+    tokens_b: tuple[str, ...]
+    cosine: float                  # as the model computes the two embeddings
+    cosine_without_positions: float
+    plan: AblationPlan
+    pooling: str
+
+    @property
+    def same_tokens(self) -> bool:
+        """The two texts have the same tokens, maybe in another order (an order-only change)."""
+        return Counter(self.tokens_a) == Counter(self.tokens_b)
+
+    @property
+    def identical_tokens(self) -> bool:
+        return self.tokens_a == self.tokens_b
+
+
+def word_order_experiment(explorer: ExplorerModel, text_a: str, text_b: str) -> WordOrderResult:
+    """Cosine similarity of the two texts' embeddings, as the model computes them and with its
+    position information removed (``position_ablation``)."""
+    vector_a, tokens_a = embed_one(explorer, text_a)
+    vector_b, tokens_b = embed_one(explorer, text_b)
+    plan = ablation_plan(explorer, max(len(tokens_a), len(tokens_b)))
+    with position_ablation(explorer, plan):
+        ablated_a, _ = embed_one(explorer, text_a)
+        ablated_b, _ = embed_one(explorer, text_b)
+    return WordOrderResult(
+        text_a=text_a,
+        text_b=text_b,
+        tokens_a=tokens_a,
+        tokens_b=tokens_b,
+        cosine=_cosine(vector_a, vector_b),
+        cosine_without_positions=_cosine(ablated_a, ablated_b),
+        plan=plan,
+        pooling=explorer.info.default_pooling,
+    )

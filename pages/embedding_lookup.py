@@ -1,0 +1,144 @@
+"""Stage 2 · Embedding lookup: each token's row of the embedding table, the table's size next to
+the article's arithmetic, the rows nearest to a token, and the raw row beside what enters layer 1.
+Rows come from the cached trace (no forward pass here); whole-table searches are cached per model."""
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core.vocabulary import embedding_parts
+from ui import lookup_views, state
+from ui.position_views import robust_limit
+from ui.common import model_caption, stage_header, truncation_notice
+from ui.figures import heatmap
+from ui.labels import md_escape, token_label, visible
+
+WINDOW = 64            # tokens per heatmap window (keeps the page light at 256 tokens)
+PLOT = {"displaylogo": False}
+ARTICLE_VOCAB, ARTICLE_DIM = 50_000, 1_024
+
+
+def _clamp(key: str, size: int, default: int = 0) -> None:
+    value = st.session_state.get(key, default)
+    if not isinstance(value, (int, np.integer)) or not 0 <= value < size:
+        st.session_state[key] = min(default, size - 1)
+
+
+trace = state.current_trace()
+info = trace.model if trace is not None else None
+if trace is not None:
+    n, d = trace.n_tokens, info.d_model
+    shapes = f"{n} ids → {n} rows of the {info.vocab_size:,} × {d} table → {n} × {d}"
+else:
+    shapes = None
+stage_header(
+    "2 · Embedding lookup",
+    "Each token id is a row number. The model keeps one learned vector per vocabulary entry in its "
+    "**embedding table**, and this stage simply copies out row *id* for every token: no arithmetic, "
+    "a lookup. Those rows were trained with the rest of the model, so tokens used alike ended up with "
+    "similar rows: the table is a trained dictionary.",
+    shapes,
+)
+if trace is None:
+    st.stop()
+model_caption(trace)
+truncation_notice(trace)
+tokens = trace.tokens
+model_id, device = st.session_state[state.MODEL_KEY], st.session_state[state.DEVICE_KEY]
+row_labels = [f"{i}: {token_label(t)} · id {int(tokens.input_ids[i])}" for i, t in enumerate(tokens.tokens)]
+
+# -- 1 · the rows of this text -----------------------------------------------------------------
+st.subheader("Each token's row, as a strip")
+view = st.radio("Show", ["raw rows (straight from the table)", "what enters layer 1"], horizontal=True, key="emb_strip_view")
+values = trace.embeddings.token_rows if view.startswith("raw") else trace.embeddings.output
+start = 0
+if n > WINDOW:
+    starts = list(range(0, n, WINDOW))
+    start = st.select_slider("Tokens", options=starts, key="emb_window_start",
+                             format_func=lambda s: f"{s}–{min(s + WINDOW, n) - 1}")
+    st.caption(f"{n} tokens: one window of {WINDOW} rows at a time keeps the page light.")
+stop = min(start + WINDOW, n)
+limit = robust_limit(values)
+st.plotly_chart(
+    heatmap(values[start:stop], y_labels=row_labels[start:stop], x_title="dimension", decimals=3, zmin=-limit, zmax=limit,
+            hover="%{y} · dim %{x}: %{z:.3f}", height=min(900, max(240, 18 * (stop - start) + 110))),
+    width="stretch", config=PLOT, key="emb_strip",
+)
+st.caption(f"Row *t* of this picture is row *id* of the {info.vocab_size:,} × {d} table. Equal tokens have equal raw rows "
+           "wherever they stand; "
+           + ("this model adds no position vector (RoPE), so they stay equal in 'what enters layer 1' too. "
+              if info.position_kind == "rope" else "after the position row is added ('what enters layer 1') they no longer do. ")
+           + f"Colours saturate at ±{limit:.3f} (99 % of the values are smaller) so a few large dimensions don't wash "
+           "out the rest; hover shows the exact value.")
+
+# -- 2 · the table -----------------------------------------------------------------------------
+st.subheader("The table")
+table, norms = lookup_views.table_and_norms(model_id, device)
+rows, width = table.shape
+table_params = rows * width
+cols = st.columns(3)
+cols[0].metric("shape (vocabulary × dimensions)", f"{rows:,} × {width:,}")
+cols[1].metric("parameters in this table", f"{table_params:,}")
+cols[2].metric("share of the whole model", f"{table_params / info.parameter_count:.1%}",
+               help=f"{info.parameter_count:,} parameters in all")
+st.markdown(
+    f"The article's example: {ARTICLE_VOCAB:,} × {ARTICLE_DIM:,} = **{ARTICLE_VOCAB * ARTICLE_DIM / 1e6:.1f} M** parameters. "
+    f"This model, counted from its loaded weights: {rows:,} × {width:,} = **{table_params / 1e6:.2f} M**, "
+    f"{table_params / info.parameter_count:.0%} of all its weights. The article also says a row has 768 numbers "
+    f"(BERT-base); here a row has {width:,}."
+)
+
+# -- 3 · nearest rows ------------------------------------------------------------------------------
+st.subheader("The trained dictionary: nearest rows")
+if "emb_token" not in st.session_state:
+    st.session_state["emb_token"] = min(1, n - 1)  # the first token after [CLS]
+_clamp("emb_token", n, min(1, n - 1))
+choice = st.selectbox("Token", range(n), key="emb_token", format_func=lambda i: f"{i}: {visible(tokens.tokens[i])}")
+token_id = int(tokens.input_ids[choice])
+try:
+    found = lookup_views.neighbours(model_id, device, token_id, 10)
+    st.markdown(f"The 10 rows of all {rows:,} most similar (cosine) to row {token_id} "
+                f"(**{md_escape(tokens.tokens[choice])}**), before any layer has run:")
+    st.dataframe(pd.DataFrame({"rank": range(1, len(found) + 1), "token": [visible(t) for _, t, _ in found],
+                               "id": [i for i, _, _ in found], "cosine": [round(c, 4) for _, _, c in found]}),
+                 hide_index=True, width="stretch")
+    if tokens.special_mask[choice]:
+        st.caption("Special tokens sit apart: their rows were trained for a role, not a meaning, "
+                   "so their 'neighbours' are mostly noise.")
+except Exception as error:  # noqa: BLE001 - a page never shows a stack trace
+    st.warning(f"Could not search the table: {type(error).__name__}: {str(error)[:200]}")
+
+# -- 4 · raw row vs what enters layer 1 ---------------------------------------------------------
+st.subheader("The raw row, and what actually enters layer 1")
+parts = embedding_parts(state.current_model(), trace.embeddings, choice)
+stats = pd.DataFrame({
+    "vector": list(parts.names),
+    "L2 norm": np.round(np.linalg.norm(parts.vectors, axis=1), 3),
+    "mean": np.round(parts.vectors.mean(axis=1), 4),
+    "std": np.round(parts.vectors.std(axis=1), 4),
+})
+parts_limit = robust_limit(parts.vectors)
+st.plotly_chart(
+    heatmap(parts.vectors, y_labels=list(parts.names), x_title="dimension", decimals=3, hover="%{y} · dim %{x}: %{z:.3f}",
+            zmin=-parts_limit, zmax=parts_limit,
+            height=90 + 36 * len(parts.names)),
+    width="stretch", config=PLOT, key="emb_parts",
+)
+st.dataframe(stats, hide_index=True, width="stretch")
+if info.position_kind == "rope":
+    st.caption(
+        "The article adds a position vector to the row. This model adds nothing here: its position information is a "
+        "rotation of queries and keys inside every attention layer (RoPE), so the raw row enters layer 1 "
+        + (f"after only a normalisation ({parts.norm_module}; recomputed from the model's own weights it matches to within "
+           f"{parts.max_abs_difference:.1e})." if parts.norm_module else "as it is.")
+    )
+elif parts.norm_module:
+    st.caption(
+        f"The article adds a position vector to the row. This model ({info.family}) adds its learned position row"
+        + (" and a token-type (segment) row" if trace.embeddings.token_type_rows is not None else "")
+        + f", then normalises the sum with LayerNorm ({parts.norm_module}). Recomputed from the model's own LayerNorm "
+        f"weights, the last row matches what the model fed to layer 1 to within {parts.max_abs_difference:.1e}."
+    )
+else:
+    st.caption(f"This model adds its learned position row and feeds the sum to layer 1 without normalising it "
+               f"(the recomputed sum matches to within {parts.max_abs_difference:.1e}).")

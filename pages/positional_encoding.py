@@ -1,0 +1,231 @@
+"""Stage 3 · Positional encoding: the article's sinusoids at this text's size, the loaded model's
+own position information (a learned table, or RoPE rotations), and the word-order experiment on
+the real model with its position information switched off by hooks.
+Everything but the experiment comes from the cached trace (no forward pass here)."""
+
+import numpy as np
+import streamlit as st
+
+from core import ExplorerError
+from core.positional import (
+    cosine_matrix,
+    dot_products,
+    offset_profile,
+    rope_frequencies,
+    rope_offset_check,
+    rotation_path,
+    sinusoidal_encoding,
+)
+from core.tokenization import validate_text
+from ui import position_views as views
+from ui import state
+from ui.common import model_caption, stage_header, truncation_notice
+from ui.figures import heatmap
+from ui.labels import md_escape
+
+PLOT = {"displaylogo": False}
+WINDOW = 64   # positions per positions × dimensions heatmap (the T × T views always show every position)
+KIND = {
+    "learned": "a learned table of absolute positions: one trained row per position, added to the token's row",
+    "learned+relative": "a learned table of absolute positions plus a learned bias on attention scores that depends "
+                        "on the distance between two tokens",
+    "rope": "RoPE: no vector is added; inside every attention layer each query and key is rotated by an angle "
+            "proportional to its position",
+}
+
+
+def _clamp(key: str, size: int, default: int = 0) -> None:
+    value = st.session_state.get(key, default)
+    if not isinstance(value, (int, np.integer)) or not 0 <= value < size:
+        st.session_state[key] = min(default, size - 1)
+
+
+def _window(n: int, key: str) -> tuple[int, int]:
+    """Positions [start, stop) of one window; a slider picks the window when the text is longer than WINDOW."""
+    if n <= WINDOW:
+        return 0, n
+    start = st.select_slider("Positions", options=list(range(0, n, WINDOW)), key=key,
+                             format_func=lambda s: f"{s}–{min(s + WINDOW, n) - 1}")
+    st.caption(f"{n} positions: one window of {WINDOW} at a time keeps the page light.")
+    return start, min(start + WINDOW, n)
+
+
+trace = state.current_trace()
+info = trace.model if trace is not None else None
+if trace is not None:
+    n, d = trace.n_tokens, info.d_model
+    if info.position_kind == "rope":
+        shapes = (f"{n} positions → {n} × {info.d_head // 2} rotation angles (one per position and dimension pair of a "
+                  f"{info.d_head}-d head) → applied to Q and K, [{info.n_heads} × {n} × {info.d_head}], in every layer; "
+                  f"the {n} × {d} token rows pass unchanged")
+    else:
+        shapes = f"{n} positions → {n} × {d} position rows, added to the {n} × {d} token rows → {n} × {d}"
+else:
+    shapes = None
+stage_header(
+    "3 · Positional encoding",
+    "Attention compares every token with every other token at once, so on its own it cannot tell "
+    "*The cat bit the dog* from *The dog bit the cat*: same tokens, same pairs. Position information "
+    "breaks the tie. The article shows the original sinusoidal encoding; real models mostly learn "
+    "their own positions or rotate queries and keys (RoPE). Below: the article's version at your "
+    "text's size, then what the loaded model really does, then an experiment on the real model.",
+    shapes,
+)
+if trace is None:
+    st.stop()
+model_caption(trace)
+truncation_notice(trace)
+st.info(f"**This model ({md_escape(info.model_id)}) uses {KIND.get(info.position_kind, info.position_kind)}**, "
+        "not the article's sinusoids: those are shown first, for comparison.")
+positions = np.arange(n)
+
+# -- 1 · the article's sinusoidal encoding --------------------------------------------------------
+st.subheader(f"The article's sinusoidal encoding, {n} positions × {d} dimensions")
+st.markdown(
+    "Dimension 2i carries sin(p·ωᵢ) and 2i+1 carries cos(p·ωᵢ), with ωᵢ = 10000^(−2i/d): fast waves in the "
+    "first dimensions, slow ones at the end. Because sin·sin + cos·cos = cos of the difference, the dot product "
+    "of two positions depends only on how far apart they are."
+)
+encoding = sinusoidal_encoding(n, d)
+sin_view = st.radio("Show", ["the encoding (positions × dimensions)", "dot products between positions"],
+                    horizontal=True, key="pos_sin_view")
+if sin_view.startswith("the encoding"):
+    start, stop = _window(n, "pos_sin_window")
+    st.plotly_chart(heatmap(encoding[start:stop], y_labels=[str(p) for p in range(start, stop)], x_title="dimension",
+                            y_title="position", decimals=3, zmin=-1, zmax=1,
+                            hover="position %{y} · dim %{x}: %{z:.3f}"), width="stretch", config=PLOT, key="pos_sin_heat")
+else:
+    sin_dots = dot_products(encoding)
+    st.plotly_chart(heatmap(sin_dots, x_title="position", y_title="position", decimals=2, colorscale="Viridis", zmid=None,
+                            hover="positions %{y} · %{x}: %{z:.2f}"), width="stretch", config=PLOT, key="pos_sin_dots")
+sin_profile = offset_profile(dot_products(encoding))
+st.plotly_chart(views.offset_figure(sin_profile, title="Sinusoids: dot product by distance", y_title="PE[m]·PE[n]"),
+                width="stretch", config=PLOT, key="pos_sin_profile")
+st.caption(f"Numeric check on these {n} positions: along every diagonal (same distance) the dot products differ by at most "
+           f"{sin_profile.max_spread:.1e} (of values up to {sin_profile.scale:.0f}): they depend only on the distance.")
+
+# -- 2 · the model's own position information ------------------------------------------------------
+st.subheader("This model's own position information")
+if info.position_kind in ("learned", "learned+relative") and trace.embeddings.position_rows is not None:
+    rows = trace.embeddings.position_rows
+    table = state.current_model().position_table()
+    st.markdown(
+        f"A learned table of {table.shape[0]:,} × {table.shape[1]:,}: row p is added to the token at position p. "
+        f"Your text uses its first {n} rows"
+        + (f"; the model reads at most {info.max_seq_length:,} tokens, so rows past that are never used by this pipeline."
+           if table.shape[0] > info.max_seq_length else ".")
+    )
+    learned_view = st.radio("Show", ["position rows (positions × dimensions)", "cosine similarity between positions"],
+                            horizontal=True, key="pos_learned_view")
+    learned_cos = cosine_matrix(rows)
+    if learned_view.startswith("position rows"):
+        limit = views.robust_limit(rows)
+        start, stop = _window(n, "pos_learned_window")
+        st.plotly_chart(heatmap(rows[start:stop], y_labels=[str(p) for p in range(start, stop)], x_title="dimension",
+                                y_title="position", decimals=3, zmin=-limit, zmax=limit,
+                                hover="position %{y} · dim %{x}: %{z:.3f}"),
+                        width="stretch", config=PLOT, key="pos_learned_heat")
+        st.caption(f"Colours saturate at ±{limit:.3f} (99 % of the values are smaller); hover shows the exact value.")
+    else:
+        st.plotly_chart(heatmap(learned_cos, x_title="position", y_title="position", decimals=3, zmin=-1, zmax=1,
+                                hover="positions %{y} · %{x}: %{z:.3f}"), width="stretch", config=PLOT, key="pos_learned_cos")
+    learned_profile = offset_profile(learned_cos)
+    st.plotly_chart(views.offset_figure(learned_profile, title="Learned rows: cosine similarity by distance", y_title="cosine"),
+                    width="stretch", config=PLOT, key="pos_learned_profile")
+    st.caption(
+        f"Nobody told the model to make nearby positions alike, yet training did: similarity falls with distance. "
+        f"Unlike the sinusoids it is not a function of distance alone: along one diagonal it varies by up to "
+        f"{learned_profile.max_spread:.2f}."
+        + (" This model also adds a learned bias to attention scores by relative distance (MPNet)."
+           if info.position_kind == "learned+relative" else "")
+    )
+elif info.position_kind == "rope" and trace.embeddings.rotary_angles is not None:
+    layers_with_angles = [layer.index for layer in trace.layers if layer.rotary_angles is not None]
+    if st.session_state.get("pos_rope_layer") not in layers_with_angles:
+        st.session_state["pos_rope_layer"] = layers_with_angles[0]
+    if len(layers_with_angles) > 1:
+        layer_index = st.selectbox("Layer", layers_with_angles, key="pos_rope_layer")
+    else:
+        layer_index = layers_with_angles[0]
+    layer = trace.layers[layer_index]
+    angles = layer.rotary_angles
+    frequencies = rope_frequencies(angles)
+    st.markdown(
+        f"Each {info.d_head}-d query and key is cut into {angles.shape[1]} pairs of dimensions (dimension i with "
+        f"i + {info.d_head // 2}); at position p pair i is turned by p·θᵢ. The angles below are the ones the model "
+        "computed for your text (shown wrapped to −π…π)."
+    )
+    st.plotly_chart(heatmap(angles, x_title="dimension pair", y_title="position", decimals=3, colorscale="Twilight",
+                            zmin=-np.pi, zmax=np.pi, hover="position %{y} · pair %{x}: %{z:.3f} rad"),
+                    width="stretch", config=PLOT, key="pos_rope_angles")
+    if frequencies is not None:
+        st.caption(f"Radians per position step: {frequencies[0]:.3f} for pair 0 down to {frequencies[-1]:.2e} for pair "
+                   f"{len(frequencies) - 1}.")
+    _clamp("pos_rope_pair", angles.shape[1])
+    pair = st.slider("Dimension pair", 0, angles.shape[1] - 1, key="pos_rope_pair") if angles.shape[1] > 1 else 0
+    circle = views.rotation_figure(rotation_path(angles, pair), title=f"Pair {pair}: one vector (1, 0) placed at each position")
+    st.plotly_chart(circle, width="stretch", config=PLOT, key="pos_rope_circle")
+    if n >= 2:
+        check = rope_offset_check(layer.query, layer.key, angles, head=0, query_token=0, key_token=1)
+        figure = views.offset_figure(check.profile, title="q·k of the same two vectors at every pair of positions, by distance",
+                                     y_title="q·k")
+        st.plotly_chart(figure, width="stretch", config=PLOT, key="pos_rope_profile")
+        st.caption(
+            f"Numeric check, layer {layer_index}, head 0: the query of token 0 and the key of token 1, with the model's "
+            f"rotation undone, were placed at all {n} × {n} pairs of positions and rotated again. Along every diagonal "
+            f"(same offset) q·k varies by at most {check.profile.max_spread:.1e} (values up to {check.profile.scale:.2f}): "
+            "with RoPE the score depends only on the offset, as the article says."
+        )
+else:
+    st.caption("This model records no position rows or angles the explorer can show.")
+
+# -- 3 · the word-order experiment ----------------------------------------------------------------
+st.subheader("Experiment: does word order change the embedding?")
+st.markdown(
+    "Both texts are embedded by the loaded model exactly as its pipeline does (pooling and normalisation "
+    "included), then again with its position information removed by forward hooks that are taken off right after."
+)
+st.session_state.setdefault("pos_order_a", "The cat bit the dog")
+st.session_state.setdefault("pos_order_b", "The dog bit the cat")
+left, right = st.columns(2)
+text_a = left.text_input("Text A", key="pos_order_a", max_chars=2000)
+text_b = right.text_input("Text B", key="pos_order_b", max_chars=2000)
+try:
+    validate_text(text_a)
+    validate_text(text_b)
+    with st.spinner("Running the experiment on the model…"):
+        result = views.word_order(st.session_state[state.MODEL_KEY], st.session_state[state.DEVICE_KEY], text_a, text_b)
+except ExplorerError as error:
+    result = None
+    st.warning(str(error))
+except Exception as error:  # noqa: BLE001 - a page never shows a stack trace
+    result = None
+    st.error(f"The experiment failed: {type(error).__name__}: {str(error)[:200]}")
+if result is not None:
+    cols = st.columns(2)
+    cols[0].metric("cosine similarity, as the model computes it", f"{result.cosine:.6f}")
+    cols[1].metric("cosine similarity, position information removed", f"{result.cosine_without_positions:.6f}",
+                   delta=f"{result.cosine_without_positions - result.cosine:+.6f}", delta_color="off")
+    st.markdown(f"Removed: {result.plan.description}.")
+    if result.identical_tokens:
+        st.caption("The two texts have exactly the same tokens in the same order.")
+    elif result.same_tokens:
+        if result.plan.order_left:
+            st.warning(f"Same tokens in another order, but this model still sees order through "
+                       f"{result.plan.order_left}. So the two embeddings can still differ.")
+        else:
+            st.success(
+                f"Same tokens, another order. With positions on, the model tells them apart "
+                f"(cosine {result.cosine:.4f}); with positions removed, attention and {result.pooling} pooling "
+                f"see only which tokens are there, so the two embeddings become identical (cosine "
+                f"{result.cosine_without_positions:.6f}; any gap from 1 is float rounding)."
+            )
+        if info.position_kind == "rope":
+            st.caption("For a RoPE model 'removing positions' means skipping the rotation of queries and keys in every "
+                       "layer (cos = 1, sin = 0); the token rows themselves never carried a position.")
+    else:
+        st.caption("These two texts have different tokens, so they differ with or without positions: "
+                   "change only the order of the words to isolate what position information does.")
+    with st.expander("The tokens of both texts"):
+        for label, toks in (("A", result.tokens_a), ("B", result.tokens_b)):
+            st.markdown(f"**{label}:** " + " · ".join(md_escape(t) for t in toks))

@@ -1,0 +1,220 @@
+"""Stage 1 · Tokenization: the text as the model's tokens, next to GPT-2's byte-level BPE, the
+cut at max_seq_length that pipelines never show, chunks that fit, and the vocabulary itself.
+Tokens and ids come from the cached trace of the current text (no forward pass here)."""
+
+import pandas as pd
+import streamlit as st
+
+from core import ExplorerError, gpt2_tokenizer, tokenize
+from core.vocabulary import chunk_document, id_to_token, special_tokens, split_by_words, token_to_id, vocabulary_size
+from ui import state
+from ui.common import model_caption, stage_header, truncation_notice
+from ui.labels import md_escape, visible
+from ui.tokenization_views import (
+    LONG_EXAMPLE,
+    chips_with_words_html,
+    dropped_chips_html,
+    legend_html,
+    readable,
+    special_roles,
+    truncated_document_html,
+)
+
+CHIP_LIMIT = 300          # chips drawn for the model's tokens (counts always cover the whole text)
+SIDE_CHIP_LIMIT = 120     # chips drawn per tokenizer in the side-by-side comparison
+WORD_TABLE_LIMIT = 200    # words in the word-by-word table
+ARTICLE_TOKENS = ["the", "cat", "sat", "un", "##happily"]
+ARTICLE_IDS = [101, 1996, 4937, 2938, 4895, 26510, 8512, 102]
+
+
+def _load_long_example() -> None:
+    st.session_state[state.TEXT_KEY] = LONG_EXAMPLE
+
+
+def _continuation_mark(algorithm: str) -> str:
+    return "## pieces" if algorithm == "WordPiece" else "no Ġ / ▁ in front" if "BPE" in algorithm else "inside a word"
+
+
+model = state.current_model()
+trace = state.current_trace() if model is not None else None
+info = model.info if model is not None else None
+
+if trace is not None:
+    n = trace.n_tokens
+    cut = trace.tokens.truncation
+    read = f" (all the window holds; the whole text needs {cut.total_tokens:,})" if cut.truncated else ""
+    shapes = (f"{trace.tokens.word_count} words (as the tokenizer splits them) → {n} tokens{read} → {n} ids "
+              f"→ the next stage looks up {n} rows: {n} × {info.d_model}")
+else:
+    shapes = None
+stage_header(
+    "1 · Tokenization",
+    "Before any neural network runs, the text is cut into **tokens**: whole common words, and pieces of "
+    "rarer ones. Each token is a row number (**id**) in the model's vocabulary. The tokenizer also adds "
+    "**special tokens** of its own (BERT's `[CLS]` at the start and `[SEP]` at the end). The model never "
+    "sees letters, only this list of ids, and only as many of them as its window holds.",
+    shapes,
+)
+if model is None:
+    st.stop()
+
+roles = special_roles(special_tokens(model.tokenizer))
+
+# -- 1 · the text as tokens ----------------------------------------------------------------------
+st.subheader("Your text, as the model splits it")
+if trace is not None:
+    model_caption(trace)
+    truncation_notice(trace)
+    st.html(legend_html(_continuation_mark(info.tokenizer_algorithm)))
+    st.html(chips_with_words_html(trace.tokens, limit=CHIP_LIMIT, title="tokens of your text", special_roles=roles))
+    with st.expander("The article's example, and what this tokenizer really does"):
+        try:
+            real = tokenize(model.tokenizer, "The cat sat unhappily", info.max_seq_length)
+            st.markdown("The article, for *The cat sat unhappily* with bert-base-uncased, prints:")
+            st.code(f"{ARTICLE_TOKENS}\n{ARTICLE_IDS}", language=None)
+            st.markdown(f"This model's {info.tokenizer_algorithm} tokenizer, run just now on the same sentence:")
+            st.code(f"{list(real.tokens)}\n{real.input_ids.tolist()}", language=None)
+            if list(real.tokens[1:-1]) != ARTICLE_TOKENS:
+                st.caption("They differ (and the article's own ids do not match its tokens). The page always shows what the "
+                           "loaded tokenizer does, not what the article printed.")
+        except ExplorerError as error:
+            st.warning(str(error))
+
+# -- 2 · two tokenizers side by side ----------------------------------------------------------------
+st.subheader("Two tokenizers, same text")
+text = st.session_state.get(state.TEXT_KEY, "")
+try:
+    gpt2 = gpt2_tokenizer()
+    splits = [
+        (f"This model: {info.tokenizer_algorithm}", split_by_words(model.tokenizer, text, info.tokenizer_algorithm),
+         model.tokenizer),
+        ("GPT-2: byte-level BPE", split_by_words(gpt2, text, "GPT-2 byte-level BPE"), gpt2),
+    ]
+except ExplorerError as error:
+    splits = []
+    st.info(f"Nothing to compare yet: {error}")
+if splits:
+    st.markdown(
+        "The same characters, cut by two vocabularies. WordPiece marks a piece that continues a word with `##`; "
+        "GPT-2's byte-level BPE marks a piece that *starts* a word with `Ġ` (a space), so a piece without `Ġ` "
+        "continues the word before it. Byte-level BPE never meets an unknown character: anything outside its "
+        "vocabulary is spelled byte by byte."
+    )
+    columns = st.columns(2)
+    for column, (title, split, tokenizer) in zip(columns, splits):
+        with column:
+            st.markdown(f"**{title}**")
+            metrics = st.columns(3)
+            metrics[0].metric("words", f"{split.n_words:,}")
+            metrics[1].metric(f"tokens (+{split.n_special} special)" if split.n_special else "tokens", f"{split.n_tokens:,}",
+                              help=f"tokens for the words; this tokenizer adds {split.n_special} special tokens per text on top")
+            metrics[2].metric("tokens per word", f"{split.tokens_per_word:.2f}")
+            try:
+                shown = tokenize(tokenizer, text, SIDE_CHIP_LIMIT + 8)
+                st.html(chips_with_words_html(shown, limit=SIDE_CHIP_LIMIT, title=title,
+                                              special_roles=special_roles(special_tokens(tokenizer))))
+            except ExplorerError as error:
+                st.warning(str(error))
+    model_split, gpt2_split = splits[0][1], splits[1][1]
+    rows = []
+    for index, (start, end) in enumerate(model_split.word_spans[:WORD_TABLE_LIMIT]):
+        rows.append({
+            "word": visible(text[start:end]),
+            info.tokenizer_algorithm: " · ".join(visible(p) for p in model_split.pieces[index]),
+            "GPT-2 BPE": " · ".join(visible(p) for p in gpt2_split.pieces[index]),
+            "tokens (model)": len(model_split.pieces[index]),
+            "tokens (GPT-2)": len(gpt2_split.pieces[index]),
+        })
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", height=min(400, 38 + 35 * len(rows)))
+    if model_split.n_words > WORD_TABLE_LIMIT:
+        st.caption(f"The table shows the first {WORD_TABLE_LIMIT} of {model_split.n_words:,} words; "
+                   "the counts above cover all of them.")
+    st.caption(
+        f"The article: “a 400-word technical document might produce 600+ tokens” (1.5 per word). Your text: "
+        f"{model_split.tokens_per_word:.2f} tokens per word with this model, {gpt2_split.tokens_per_word:.2f} with GPT-2."
+    )
+
+# -- 3 · the truncation reveal ------------------------------------------------------------------
+st.subheader(f"Where the model stops reading: max_seq_length = {info.max_seq_length:,}")
+window_note = f"{info.max_seq_length:,} tokens, special tokens included ({info.max_seq_length_source})"
+if info.tokenizer_max_length and info.tokenizer_max_length != info.max_seq_length:
+    window_note += (f"; the tokenizer alone would allow {info.tokenizer_max_length:,}, but the model's own pipeline "
+                    f"stops at {info.max_seq_length:,}")
+st.markdown(
+    f"The model reads a fixed window: {window_note}. Whatever comes after is dropped before the model "
+    "runs, with no error: the vector describes only the beginning. This is the silent failure of RAG chunking."
+)
+st.caption(f"The article: “most embedding models cap at 512 tokens (BERT) or 128–512 tokens (all-MiniLM-L6-v2)”. "
+           f"The loaded model, read from its own files: {info.max_seq_length:,}.")
+if trace is not None:
+    cut = trace.tokens.truncation
+    if cut.truncated:
+        st.warning(
+            f"Your text needs {cut.total_tokens:,} tokens; the model reads {cut.kept_tokens:,} and drops the last "
+            f"{cut.dropped_count:,} ({cut.dropped_count / cut.total_tokens:.0%} of the text's tokens, from character "
+            f"{cut.cut_at_char:,} of {len(trace.text):,}). Nothing greyed below is in the embedding."
+        )
+        st.html(dropped_chips_html(trace.tokens))
+        st.html(truncated_document_html(trace.text, cut.cut_at_char))
+    else:
+        st.success(f"Your text fits: {cut.total_tokens:,} of {cut.max_length:,} tokens. Paste a long document into "
+                   "the sidebar to see where it would be cut, or load an example.")
+        st.button("Load a long example document (≈ 330 words)", key="tok_long_example", on_click=_load_long_example)
+
+    st.markdown("**Chunks that fit.** Split the document into consecutive windows of at most "
+                f"{info.max_seq_length:,} tokens each (special tokens included), ending at word boundaries; "
+                "a small overlap repeats the last tokens of a chunk at the start of the next.")
+    overlap = st.slider("Overlap between chunks (tokens)", 0, min(64, info.max_seq_length // 4), 0, key="tok_chunk_overlap")
+    try:
+        chunks = chunk_document(model.tokenizer, text, info.max_seq_length, overlap=overlap)
+    except ExplorerError as error:
+        chunks = []
+        st.warning(str(error))
+    if chunks:
+        st.caption(f"{len(chunks)} chunk{'s' if len(chunks) != 1 else ''}; every one was re-tokenized on its own and fits.")
+        st.dataframe(
+            pd.DataFrame({
+                "chunk": [c.index + 1 for c in chunks],
+                "tokens": [c.n_tokens for c in chunks],
+                "characters": [f"{c.start_char:,}–{c.end_char:,}" for c in chunks],
+                "starts with": [readable(c.text[:60]) + ("…" if len(c.text) > 60 else "") for c in chunks],
+                "ends with": [("…" if len(c.text) > 40 else "") + readable(c.text[-40:]) for c in chunks],
+            }),
+            hide_index=True, width="stretch", height=min(380, 38 + 35 * len(chunks)),
+        )
+
+# -- 4 · the vocabulary -------------------------------------------------------------------------
+st.subheader("The vocabulary")
+size = vocabulary_size(model.tokenizer)
+cols = st.columns(3)
+cols[0].metric("vocabulary size", f"{size:,}")
+cols[1].metric("embedding-table rows", f"{info.vocab_size:,}",
+               help="One row per id; a table can have a few spare rows beyond the tokenizer's ids.")
+cols[2].metric("algorithm", info.tokenizer_algorithm)
+specials = special_tokens(model.tokenizer)
+st.dataframe(pd.DataFrame({"special token": [visible(s.token) for s in specials], "id": [s.id for s in specials],
+                           "role": [s.role for s in specials]}), hide_index=True, width="stretch")
+
+left, right = st.columns(2)
+with left:
+    st.session_state.setdefault("tok_lookup_id", 4937 if size > 4937 else 0)
+    token_id = st.number_input("id → token", min_value=0, step=1, key="tok_lookup_id",
+                               help=f"Any id from 0 to {size - 1:,}")
+    try:
+        st.code(visible(id_to_token(model.tokenizer, token_id)), language=None)
+    except ExplorerError as error:
+        st.warning(str(error))
+with right:
+    st.session_state.setdefault("tok_lookup_token", "cat")
+    query = st.text_input("token → id", key="tok_lookup_token", max_chars=200,
+                          help="Exact vocabulary spelling: e.g. cat, ##ing (WordPiece) or Ġworld (GPT-2 style)")
+    try:
+        found = token_to_id(model.tokenizer, query)
+        if found.id is not None:
+            st.code(f"{visible(found.query)} → {found.id}", language=None)
+        else:
+            st.info(f"“{md_escape(found.query)}” is not one entry of this vocabulary.")
+        pieces = " · ".join(f"{md_escape(p)} ({i})" for p, i in zip(found.pieces, found.piece_ids))
+        st.caption(f"Typed as text it becomes: {pieces or '(nothing: the tokenizer drops these characters)'}")
+    except ExplorerError as error:
+        st.warning(str(error))

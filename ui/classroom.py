@@ -1,0 +1,117 @@
+"""Classroom mode: shareable links, a guided tour through the stages, and a presentation layout.
+
+A link carries the page (its URL path), the text, the model, and the page's main choices
+(layer, head, pooling, projection method) as query parameters. The first run of a session
+reads them into its own session state; every run writes the current ones back, so the
+address bar is always a link to exactly this view.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from . import state
+
+MAX_TEXT_IN_URL = 2_000
+# query parameter → session key; ints are validated against the model by the pages that use them
+SHARED_KEYS = {
+    "text": state.TEXT_KEY,
+    "layer": "attn_layer",
+    "head": "attn_head",
+    "ffn_layer": "ffn_layer",
+    "pooling": "pool_pair_pooling",
+    "method": "proj_method",
+}
+INT_KEYS = {"layer", "head", "ffn_layer"}
+TOUR = [
+    ("pages/home.py", "Overview", "One sentence goes in; one vector comes out. Here is the whole trip at a glance."),
+    ("pages/tokenization.py", "1 · Tokenization", "Text is cut into sub-word tokens, each with an id. Look for ## pieces."),
+    ("pages/embedding_lookup.py", "2 · Embedding lookup", "Each id picks one row of a big table: no computation yet."),
+    ("pages/positional_encoding.py", "3 · Position", "Without position information, word order would be invisible."),
+    ("pages/attention.py", "4 · Attention", "Every token looks at every other; each head looks for something different."),
+    ("pages/feed_forward.py", "5 · Feed-forward", "Each token alone goes through a wide MLP: most of the parameters live here."),
+    ("pages/pooling.py", "6 · Pooling", "Many token vectors become one sentence vector; the choice matters."),
+    ("pages/pipeline.py", "All together", "The whole pipeline rebuilt by hand equals encode() to the last digit."),
+]
+
+
+def read_link() -> None:
+    """On a session's first run, adopt the view a shared link describes."""
+    if st.session_state.get("_link_read"):
+        return
+    st.session_state["_link_read"] = True
+    params = st.query_params
+    for name, key in SHARED_KEYS.items():
+        value = params.get(name)
+        if value is None:
+            continue
+        if name in INT_KEYS:
+            if value.isdigit() and int(value) < 4096:
+                st.session_state[key] = int(value)
+        elif len(value) <= 200_000:
+            st.session_state[key] = value
+    model = params.get("model")
+    if model:
+        st.session_state[state.MODEL_FIELD_KEY] = model  # loads through the sidebar's checks
+    if params.get("present") == "1":
+        st.session_state["present"] = True
+    if params.get("tour", "").isdigit():
+        st.session_state["tour_on"] = True
+
+
+def write_link() -> None:
+    """Keep the address bar a link to this view."""
+    wanted: dict[str, str] = {}
+    text = st.session_state.get(state.TEXT_KEY, "")
+    if text and len(text) <= MAX_TEXT_IN_URL:
+        wanted["text"] = text
+    if st.session_state.get(state.MODEL_KEY) and st.session_state[state.MODEL_KEY] != state.BUNDLED_MODEL_ID:
+        wanted["model"] = st.session_state[state.MODEL_KEY]
+    for name, key in SHARED_KEYS.items():
+        if name != "text" and key in st.session_state and st.session_state[key] is not None:
+            wanted[name] = str(st.session_state[key])
+    if st.session_state.get("present"):
+        wanted["present"] = "1"
+    if st.session_state.get("tour_on"):
+        wanted["tour"] = "1"
+    current = {k: st.query_params.get(k) for k in st.query_params}
+    if current != wanted:
+        st.query_params.from_dict(wanted)
+
+
+def presentation_style() -> None:
+    if st.session_state.get("present"):
+        st.html("<style>html{font-size:21px} .stMainBlockContainer{max-width:1200px}"
+                " [data-testid='stSidebar']{display:none} h1{font-size:2.6rem!important}</style>")
+
+
+def presentation_toggle() -> None:
+    st.toggle("Presentation mode", key="present", help="Large type, no sidebar: for a projector. Turn off here or remove ?present=1.")
+
+
+def tour_bar(current_path: str) -> None:
+    """Back / next through the stage pages, shown on every page while the tour is on."""
+    if not st.session_state.get("tour_on"):
+        return
+    paths = [path for path, _, _ in TOUR]
+    index = paths.index(current_path) if current_path in paths else 0
+    _, title, note = TOUR[index]
+    with st.container(border=True):
+        cols = st.columns([1, 6, 1, 1])
+        if cols[0].button("← Back", key="tour_back", disabled=index == 0):
+            st.switch_page(paths[index - 1])
+        cols[1].markdown(f"**Guided tour · step {index + 1} of {len(TOUR)}: {title}**  \n{note}")
+        if index + 1 < len(TOUR):
+            if cols[2].button("Next →", key="tour_next", type="primary"):
+                st.switch_page(paths[index + 1])
+        else:
+            cols[2].markdown("**The end.**")
+        if cols[3].button("End tour", key="tour_end"):
+            st.session_state["tour_on"] = False
+            st.rerun()
+
+
+def start_tour_button() -> None:
+    if st.button("Start the guided tour", key="tour_start", type="primary", help="Walks your text through every stage, page by page."):
+        st.session_state["tour_on"] = True
+        st.switch_page(TOUR[0][0])
