@@ -3,7 +3,7 @@
 HOSTILE_TEXTS = {
     "empty": "",
     "whitespace": "   \n\t  ",
-    "long_5000_tokens": "unbelievably " * 2600,
+    "long_5000_tokens": "the cat sat. " * 1250,  # 4 WordPiece tokens each: 5,000 tokens
     "emoji_zwj": "Family: 👨‍👩‍👧‍👦 and flags 🇺🇦🏳️‍🌈 with skin tones 👋🏽",
     "arabic_hebrew": "مرحبا بالعالم — שלום עולם — mixed with English",
     "cjk": "我爱自然语言处理。日本語のテキスト。한국어 문장",

@@ -13,7 +13,7 @@ import unicodedata
 from core.tokenization import TokenizedText
 
 from .labels import html_escape, visible
-from .tokens import _STYLE, is_continuation
+from .tokens import CHIP_STYLE, is_continuation
 
 _EXTRA_STYLE = """
 <style>
@@ -30,7 +30,7 @@ _EXTRA_STYLE = """
 
 
 def legend_html(continuation_mark: str = "##") -> str:
-    return _STYLE + _EXTRA_STYLE + (
+    return CHIP_STYLE + _EXTRA_STYLE + (
         '<div class="ee-legend" aria-label="legend">'
         '<span class="ee-chip">word start</span>'
         f'<span class="ee-chip ee-cont">continuation ({html_escape(continuation_mark)})</span>'
@@ -63,7 +63,7 @@ def chips_with_words_html(tokens: TokenizedText, *, limit: int | None = None, ti
     words = _word_spans(tokens)
     special_roles = special_roles or {}
     count = len(tokens) if limit is None else min(limit, len(tokens))
-    parts = [_STYLE, _EXTRA_STYLE, f'<div class="ee-chips" role="list" aria-label="{html_escape(title)}">']
+    parts = [CHIP_STYLE, _EXTRA_STYLE, f'<div class="ee-chips" role="list" aria-label="{html_escape(title)}">']
     previous_word = -2
     for index in range(count):
         token = tokens.tokens[index]
@@ -98,7 +98,7 @@ def dropped_chips_html(tokens: TokenizedText, *, before: int = 8, after: int = 1
     """The last ``before`` tokens the model reads, then the first ``after`` it drops (greyed)."""
     cut = tokens.truncation
     kept = [(i, tokens.tokens[i], int(tokens.input_ids[i])) for i in range(len(tokens)) if not tokens.special_mask[i]][-before:]
-    parts = [_STYLE, _EXTRA_STYLE, '<div class="ee-chips" role="list" aria-label="tokens around the cut">']
+    parts = [CHIP_STYLE, _EXTRA_STYLE, '<div class="ee-chips" role="list" aria-label="tokens around the cut">']
     for position, token, token_id in kept:
         hover = f"id {token_id} · position {position} · read by the model"
         parts.append(f'<span class="ee-chip" role="listitem" title="{html_escape(hover)}">'
@@ -137,7 +137,7 @@ def truncated_document_html(text: str, cut_at_char: int, *, kept_chars: int = 15
     """The document with the read part in normal type and the dropped tail greyed and struck
     through, a ✂ marker at the exact cut; very long parts are shortened (and say so)."""
     kept, tail = text[:cut_at_char], text[cut_at_char:]
-    parts = [_STYLE, _EXTRA_STYLE,
+    parts = [CHIP_STYLE, _EXTRA_STYLE,
              '<div class="ee-doc" role="document" aria-label="your document, with the dropped tail greyed">']
     if len(kept) > kept_chars:
         parts.append(f'<span class="ee-skip">[… {len(kept) - kept_chars:,} earlier characters, all read …] </span>')

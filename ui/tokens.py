@@ -12,7 +12,7 @@ from core.tokenization import TokenizedText
 
 from .labels import html_escape, visible
 
-_STYLE = """
+CHIP_STYLE = """
 <style>
 .ee-chips{display:flex;flex-wrap:wrap;gap:6px;line-height:1.2;font-family:ui-monospace,SFMono-Regular,Menlo,monospace}
 .ee-chip{border:1px solid #9db4d3;background:#eef4fb;border-radius:6px;padding:3px 7px 2px;text-align:center;color:#10243e}
@@ -32,7 +32,7 @@ def is_continuation(token: str, word_index: int, previous_word: int) -> bool:
 
 
 def chips_html(tokens: TokenizedText, *, show_ids: bool = True, title: str = "") -> str:
-    parts = [_STYLE, f'<div class="ee-chips" role="list" aria-label="{html_escape(title or "tokens")}">']
+    parts = [CHIP_STYLE, f'<div class="ee-chips" role="list" aria-label="{html_escape(title or "tokens")}">']
     previous_word = -2
     for index, token in enumerate(tokens.tokens):
         word = int(tokens.word_ids[index])

@@ -1,0 +1,74 @@
+"""Hosting files: the Dockerfile passes hadolint, the entrypoint serves the app, the config is sane."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import tomllib
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_dockerfile_passes_hadolint():
+    beside_python = Path(sys.executable).parent / "hadolint"  # the venv's bin/ is not on PATH under `.venv/bin/python -m pytest`
+    hadolint = str(beside_python) if beside_python.exists() else "hadolint"
+    result = subprocess.run([hadolint, "Dockerfile"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dockerfile_essentials():
+    text = (ROOT / "Dockerfile").read_text()
+    assert "torch==2.13.0" in text and "/whl/cpu" in text          # CPU torch
+    assert "USER 1000" in text and "useradd" in text                # not root
+    assert "EXPOSE 8501" in text and "HEALTHCHECK" in text
+    assert "verify_bundled_model" in text                           # the model is inside and checked
+
+
+def test_streamlit_config():
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["server"]["fileWatcherType"] == "none"
+    assert config["server"]["maxUploadSize"] == 50
+    assert config["client"]["showErrorDetails"] == "none"
+    assert {"light", "dark"} <= set(config["theme"])
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_entrypoint_refuses_a_bad_port():
+    result = subprocess.run(["sh", str(ROOT / "docker" / "entrypoint.sh")], env={**os.environ, "PORT": "80; rm -rf /"},
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2 and "PORT must be a number" in result.stderr
+
+
+def test_entrypoint_serves_the_app(tmp_path):
+    port = _free_port()
+    env = {**os.environ, "PORT": str(port), "ADDRESS": "127.0.0.1", "HF_HUB_OFFLINE": "1",
+           "NUMBA_CACHE_DIR": str(tmp_path / "numba"), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    process = subprocess.Popen(["sh", str(ROOT / "docker" / "entrypoint.sh")], env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as response:
+                    assert response.status == 200
+                    break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("the entrypoint's server did not become healthy within 60 s")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
+            assert b"<title>Streamlit</title>" in response.read()
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
