@@ -1,0 +1,166 @@
+"""Numbers about the feed-forward network and the residual stream, computed from a trace.
+
+Plain numpy in, plain numpy out: the FFN's shape for the loaded model, its most active
+neurons, how many activations the non-linearity leaves near zero, and how much each
+sub-layer (attention, FFN) moves every token's vector.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .model_info import ModelInfo
+from .trace import Trace
+
+# ---------------------------------------------------------------------------------------
+# The FFN's shape
+# ---------------------------------------------------------------------------------------
+
+_ACTIVATION_NAMES = {
+    "gelu": "GELU", "gelu_new": "GELU (tanh)", "gelu_pytorch_tanh": "GELU (tanh)", "gelu_fast": "GELU (fast)",
+    "relu": "ReLU", "silu": "SiLU", "swish": "SiLU", "quick_gelu": "quick GELU",
+}
+
+
+@dataclass(frozen=True)
+class FFNShape:
+    d_model: int
+    d_ff: int
+    gated: bool
+    activation: str           # the config's name, e.g. "gelu"
+    activation_label: str     # a readable name, e.g. "GELU"
+
+    @property
+    def expansion(self) -> float:
+        return self.d_ff / self.d_model
+
+    @property
+    def weight_count(self) -> int:
+        """Weights per layer's FFN, biases left out: in and out (and the gate for gated FFNs)."""
+        return (3 if self.gated else 2) * self.d_model * self.d_ff
+
+    @property
+    def arrow(self) -> str:
+        return f"{self.d_model:,} → {self.d_ff:,} → {self.d_model:,}"
+
+
+def ffn_shape(info: ModelInfo) -> FFNShape:
+    name = str(info.ffn_activation)
+    return FFNShape(info.d_model, info.d_ff, bool(info.ffn_gated), name, _ACTIVATION_NAMES.get(name.lower(), name))
+
+
+# ---------------------------------------------------------------------------------------
+# Neurons
+# ---------------------------------------------------------------------------------------
+
+
+def most_active_neurons(activations: np.ndarray, count: int) -> np.ndarray:
+    """The ``count`` neurons (columns of [T, d_ff]) with the largest |activation| on any token, strongest first."""
+    peak = np.abs(activations).max(0)
+    count = int(min(count, peak.size))
+    order = np.argsort(-peak, kind="stable")
+    return order[:count]
+
+
+def near_zero_share(activations: np.ndarray, eps: float) -> float:
+    """Share of the activations with |a| < eps."""
+    if activations.size == 0:
+        return 0.0
+    return float((np.abs(activations) < eps).mean())
+
+
+def near_zero_by_layer(trace: Trace, eps: float) -> np.ndarray:
+    """[L] near-zero share of every layer's activations after the non-linearity."""
+    return np.asarray([near_zero_share(layer.ffn_activations, eps) for layer in trace.layers])
+
+
+def top_neurons_of_token(activations: np.ndarray, token: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """(neuron indices, activations) of one token's ``count`` highest activations, highest first."""
+    row = activations[token]
+    count = int(min(count, row.size))
+    order = np.argsort(-row, kind="stable")[:count]
+    return order, row[order].astype(np.float64)
+
+
+def top_tokens_of_neuron(activations: np.ndarray, neuron: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """(token positions, activations) of the tokens that fire one neuron the most, highest first."""
+    column = activations[:, neuron]
+    count = int(min(count, column.size))
+    order = np.argsort(-column, kind="stable")[:count]
+    return order, column[order].astype(np.float64)
+
+
+def activation_histogram(activations: np.ndarray, bins: int = 60) -> tuple[np.ndarray, np.ndarray]:
+    """(counts, bin edges) of one layer's activations: a histogram small enough to send."""
+    values = np.asarray(activations, dtype=np.float64).ravel()
+    if values.size == 0:
+        return np.zeros(bins, dtype=np.int64), np.linspace(0, 1, bins + 1)
+    low, high = np.percentile(values, [0.1, 99.9])
+    if not high > low:
+        low, high = values.min() - 0.5, values.max() + 0.5
+    counts, edges = np.histogram(np.clip(values, low, high), bins=bins, range=(low, high))
+    return counts, edges
+
+
+# ---------------------------------------------------------------------------------------
+# The residual stream
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResidualStream:
+    stages: tuple[str, ...]       # "embeddings", "L1 attention", "L1 FFN", … (2L + 1)
+    norms: np.ndarray             # [2L + 1, T] ‖x‖ of each token after every sub-layer
+    attention_change: np.ndarray  # [L, T] ‖after attention − before‖ / ‖before‖
+    ffn_change: np.ndarray        # [L, T] ‖after FFN − before‖ / ‖before‖
+    attention_update: np.ndarray  # [L, T] ‖attention output‖ / ‖stream entering the block‖ (added, before any norm)
+    ffn_update: np.ndarray        # [L, T] ‖FFN output‖ / ‖stream after attention‖
+    pre_norm: bool
+
+    @property
+    def n_layers(self) -> int:
+        return self.attention_change.shape[0]
+
+
+def _norm(x: np.ndarray) -> np.ndarray:
+    return np.linalg.norm(np.asarray(x, dtype=np.float64), axis=-1)
+
+
+def _ratio(top: np.ndarray, bottom: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(bottom > 0, top / np.where(bottom > 0, bottom, 1.0), 0.0)
+
+
+def residual_stream(trace: Trace) -> ResidualStream:
+    """Each token's vector norm after every sub-layer, and how much each sub-layer changed it.
+
+    Pre-norm models (GPT-2, Llama) add each sub-layer's output straight onto the stream;
+    post-norm models (BERT) add it and then apply a LayerNorm, so the 'change' includes
+    the norm's rescaling while the 'update' is what the sub-layer itself produced."""
+    stages = ["embeddings"]
+    norms = [_norm(trace.layers[0].input if trace.layers else trace.embeddings.output)]
+    attention_change, ffn_change, attention_update, ffn_update = [], [], [], []
+    for layer in trace.layers:
+        before = _norm(layer.input)
+        middle = _norm(layer.post_attention)
+        stages += [f"L{layer.index + 1} attention", f"L{layer.index + 1} FFN"]
+        norms += [middle, _norm(layer.output)]
+        attention_change.append(_ratio(_norm(layer.post_attention - layer.input), before))
+        ffn_change.append(_ratio(_norm(layer.output - layer.post_attention), middle))
+        attention_update.append(_ratio(_norm(layer.attention_output), before))
+        ffn_update.append(_ratio(_norm(layer.ffn_output), middle))
+
+    def stack(rows):
+        return np.stack(rows) if rows else np.zeros((0, trace.n_tokens))
+
+    return ResidualStream(
+        stages=tuple(stages),
+        norms=np.stack(norms),
+        attention_change=stack(attention_change),
+        ffn_change=stack(ffn_change),
+        attention_update=stack(attention_update),
+        ffn_update=stack(ffn_update),
+        pre_norm=bool(trace.model.pre_norm),
+    )

@@ -1,0 +1,304 @@
+"""Stage 4 · Attention: every head of a layer, one head enlarged and as lines, an overview of
+all heads, the formula worked for one query token, and a head's queries and keys in one picture.
+Every number comes from the cached trace of the current text (no second forward pass)."""
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core.attention_stats import (
+    block_average,
+    head_overview,
+    hidden_share,
+    masked_map,
+    output_projection_check,
+    query_key_projection,
+    special_columns,
+    strongest_links,
+    suggested_heads,
+    worked_attention,
+)
+from ui import attention_views as views
+from ui import state
+from ui.common import model_caption, stage_header, truncation_notice
+from ui.figures import token_heatmap, vector_bar
+from ui.labels import md_escape, unique_labels, visible
+
+GRID_FULL_MAX = 64        # up to this many tokens the grid of all heads has every cell
+MAP_FULL_MAX = 256        # the enlarged map has every cell up to here, block averages above
+HEAD_VIEW_WINDOW = 40     # tokens per window of the head view
+PLOT = {"displaylogo": False}
+
+stage_header(
+    "4 · Attention",
+    "Attention is where tokens exchange information. In every layer each token's vector is turned into "
+    "three smaller vectors per **head**: a **query** (what am I looking for?), a **key** (what do I offer?) "
+    "and a **value** (what do I pass on?). A head compares one token's query with every key "
+    "(`q·k / √d_k`), turns the scores of that row into weights that sum to 1 (softmax), and hands on "
+    "the weighted sum of the values. The heads work side by side; their outputs are joined and "
+    "projected back to the model's width, then added to the token's vector. Everything below is "
+    "read from the model while it processed **your** text.",
+)
+
+
+def _clamp(key: str, size: int, default: int = 0) -> None:
+    """Keep a stored choice valid when the text or the model changes (before its widget is drawn)."""
+    value = st.session_state.get(key)
+    if not isinstance(value, (int, np.integer)) or not 0 <= value < size:
+        st.session_state[key] = max(0, min(default, size - 1))
+
+
+def _open_head_from_overview() -> None:
+    picked = views.head_from_selection(st.session_state.get("attn_overview"))
+    if picked is not None:  # out-of-range values are reset by _clamp before the selectboxes are drawn
+        st.session_state["attn_layer"], st.session_state["attn_head"] = picked
+
+
+def _open(layer: int, head: int) -> None:
+    st.session_state["attn_layer"], st.session_state["attn_head"] = layer, head
+
+
+trace = state.current_trace()
+if trace is None:
+    st.stop()
+
+info = trace.model
+tokens = trace.tokens
+n = trace.n_tokens
+n_layers, n_heads, d_head = info.n_layers, info.n_heads, info.d_head
+labels = unique_labels(tokens.tokens)
+special = np.asarray(tokens.special_mask, dtype=bool)
+
+st.info(
+    f"**Shapes for your {n} tokens, in each of the {n_layers} layers:** the block's input "
+    f"[{n} × {info.d_model}] → Q, K and V, each [{n_heads} heads × {n} × {d_head}] → scores "
+    f"Q·Kᵀ/√{d_head}: [{n_heads} × {n} × {n}] → softmax weights, same shape, each row sums to 1 → "
+    f"weights · V: [{n_heads} × {n} × {d_head}] → heads joined [{n} × {n_heads * d_head}] → W_o → "
+    f"[{n} × {info.d_model}], added to the residual stream."
+    + (f" (This model shares {info.n_kv_heads} key/value heads among its {n_heads} query heads.)"
+       if info.n_kv_heads != n_heads else "")
+)
+model_caption(trace)
+truncation_notice(trace)
+
+# Token pickers keep their position when the text changes; re-setting them makes the browser
+# redraw their labels with the new tokens (otherwise it keeps showing the old text's token).
+_signature = hash((info.model_id, tokens.tokens))
+if st.session_state.get("_attn_tokens") != _signature:
+    st.session_state["_attn_tokens"] = _signature
+    for _key in ("attn_query", "attn_hv_focus"):
+        if _key in st.session_state:
+            st.session_state[_key] = st.session_state[_key]
+_clamp("attn_layer", n_layers)
+_clamp("attn_head", n_heads)
+c_layer, c_head, c_hide, c_avg = st.columns([1, 1, 1.4, 1.2])
+layer_index = c_layer.selectbox("Layer", range(n_layers), format_func=lambda i: f"layer {i + 1} of {n_layers}", key="attn_layer")
+head = c_head.selectbox("Head", range(n_heads), format_func=lambda i: f"head {i + 1} of {n_heads}", key="attn_head")
+hide_special = c_hide.toggle(
+    "Hide the special tokens' columns", key="attn_hide_special", disabled=not special.any(),
+    help="[CLS], [SEP] and similar tokens often soak up attention that means 'nothing to do'. Hiding their "
+    "columns shows how the rest is shared out." if special.any() else "This tokenizer adds no special tokens.",
+)
+average = c_avg.toggle("Average over heads", key="attn_average",
+                       help="The enlarged map and the head view show the mean of all heads of the layer.")
+hide_special = hide_special and special.any()
+
+layer = trace.layers[layer_index]
+allowed = np.asarray(layer.attention_allowed, dtype=bool)
+masked = masked_map(layer.attention_probs, allowed)                      # [H, T, T], NaN where masked
+keep = ~special if hide_special else np.ones(n, dtype=bool)
+kept_positions = np.flatnonzero(keep)
+col_labels = [labels[i] for i in kept_positions]
+
+if not allowed.all():
+    if info.causal:
+        mask_note = ("**Grey cells are masked** (causal mask): this is a decoder, so a token may look only at "
+                     "itself and the tokens before it: everything above the diagonal is off limits.")
+    else:
+        mask_note = ("**Grey cells are masked**: in this layer a token may look only at tokens within its "
+                     "sliding window.")
+else:
+    mask_note = ""
+
+# --- the grid of every head ---------------------------------------------------------------
+st.subheader(f"All {n_heads} heads of layer {layer_index + 1}")
+grid = masked[:, :, keep]
+if n <= GRID_FULL_MAX:
+    grid_rows, grid_cols = labels, col_labels
+    st.caption("Rows are queries (the token that is looking), columns are keys (what it looks at); a darker "
+               "cell is more weight. Hover over a cell for the token pair and its weight. ▼ marks the head "
+               "enlarged below.")
+else:
+    grid, row_starts, col_starts = block_average(grid, GRID_FULL_MAX)
+    grid_rows = views.block_labels(row_starts, np.arange(n))
+    grid_cols = views.block_labels(col_starts, kept_positions)
+    st.caption(f"Your text has {n} tokens: to keep the page light, each small map shows the **average weight "
+               f"over blocks of about {n / GRID_FULL_MAX:.0f} × {n / GRID_FULL_MAX:.0f} cells** "
+               f"({grid.shape[-2]} × {grid.shape[-1]} blocks). The enlarged map below has every cell; ▼ marks its head.")
+st.plotly_chart(
+    views.head_grid(grid, grid_rows, grid_cols, head_names=[f"head {h + 1}" for h in range(n_heads)],
+                    selected=None if average else head, show_ticks=n <= 16, columns=6 if n_heads > 8 else 4),
+    width="stretch", config=PLOT, key="attn_grid",
+)
+if mask_note:
+    st.caption(mask_note)
+
+# --- one head enlarged, and as lines ---------------------------------------------------------
+which = f"the average of all {n_heads} heads" if average else f"head {head + 1}"
+st.subheader(f"Layer {layer_index + 1}, {which}, enlarged")
+full = np.nanmean(masked, axis=0) if average else masked[head]
+probs_shown = layer.attention_probs.mean(0) if average else layer.attention_probs[head]
+row_sums = probs_shown.sum(-1)
+left, right = st.columns([1.25, 1])
+with left:
+    big = full[:, keep]
+    if n <= MAP_FULL_MAX:
+        st.plotly_chart(views.attention_map(big, labels, col_labels), width="stretch", config=PLOT, key="attn_map")
+    else:
+        small, row_starts, col_starts = block_average(big, MAP_FULL_MAX)
+        st.plotly_chart(views.attention_map(small, views.block_labels(row_starts, np.arange(n)),
+                                            views.block_labels(col_starts, kept_positions)),
+                        width="stretch", config=PLOT, key="attn_map")
+        st.caption(f"{n} tokens: shown as averages over blocks ({small.shape[-2]} × {small.shape[-1]}).")
+    check = f"Every row of the model's weights sums to 1 (largest deviation here: {np.max(np.abs(row_sums - 1)):.1e})."
+    if hide_special:
+        check += (f" The hidden columns carried **{hidden_share(probs_shown, special):.0%}** of the weight on "
+                  "average, so the rows shown now sum to less than 1.")
+    st.caption(check + (" " + mask_note if mask_note else ""))
+with right:
+    st.markdown("**Head view**: each token on the left (as a query) is joined to the tokens on the right "
+                "(as keys) it attends to; the thicker and darker the line, the larger the weight.")
+    if n > HEAD_VIEW_WINDOW:
+        if not 0 <= st.session_state.get("attn_hv_start", 0) <= n - HEAD_VIEW_WINDOW:
+            st.session_state["attn_hv_start"] = 0
+        start = st.slider("First token of the window", 0, n - HEAD_VIEW_WINDOW, key="attn_hv_start",
+                          help=f"The head view draws {HEAD_VIEW_WINDOW} tokens at a time.")
+    else:
+        start = 0
+    window = np.arange(start, min(n, start + HEAD_VIEW_WINDOW))
+    window_keys = window[keep[window]]
+    focus_options = [-1, *window.tolist()]
+    if st.session_state.get("attn_hv_focus", -1) not in focus_options:
+        st.session_state["attn_hv_focus"] = -1
+    focus = st.selectbox("Lines from", focus_options, key="attn_hv_focus",
+                         format_func=lambda i: "every token" if i < 0 else f"{i}: {visible(tokens.tokens[i])}")
+    min_weight = 0.1 if focus < 0 else 0.01
+    links = strongest_links(probs_shown, min_weight=min_weight, top_per_query=2 if focus < 0 else 0,
+                            queries=window if focus < 0 else [focus], keys=window_keys)
+    st.plotly_chart(views.head_view(links, [labels[i] for i in window], window, focus=None if focus < 0 else focus),
+                    width="stretch", config=PLOT, key="attn_head_view")
+    outside = 1.0 - probs_shown[np.ix_(window, window_keys)].sum(-1)
+    st.caption((f"Drawn: each token's 2 strongest links and every link of at least {min_weight:g}" if focus < 0
+                else f"Links below {min_weight:g} are left out")
+               + (f"; on average {outside.mean():.0%} of a row's weight goes to tokens outside this window or hidden"
+                  if n > HEAD_VIEW_WINDOW or hide_special else "") + ".")
+
+# --- every head at a glance -----------------------------------------------------------------
+st.subheader("Every head at a glance")
+metrics = head_overview(trace)
+by_key = {m.key: m for m in metrics}
+metric_key = st.radio("One number per head", [m.key for m in metrics], format_func=lambda k: by_key[k].label,
+                      horizontal=True, key="attn_metric")
+metric = by_key[metric_key]
+_, special_names = special_columns(trace)
+st.caption(metric.explanation
+           + (f" Here: {', '.join(md_escape(name) for name in special_names)}."
+              if metric.key == "special" and special_names else "")
+           + " **Click a square to open that head** above.")
+st.plotly_chart(views.overview_matrix(metric, selected=(layer_index, head)), width="stretch",
+                config={**PLOT, "displayModeBar": False},
+                key="attn_overview", on_select=_open_head_from_overview, selection_mode="points")
+values = metric.values
+hi = np.unravel_index(np.argmax(values), values.shape)
+lo = np.unravel_index(np.argmin(values), values.shape)
+st.caption(f"Highest: layer {hi[0] + 1}, head {hi[1] + 1} ({values[hi]:.2f} {metric.unit}) · lowest: layer "
+           f"{lo[0] + 1}, head {lo[1] + 1} ({values[lo]:.2f} {metric.unit}).")
+
+# --- the formula for one query token --------------------------------------------------------
+st.subheader("The formula, worked for one token")
+st.latex(r"\text{Attention}(q, K, V) = \operatorname{softmax}\!\left(\frac{q\,K^\top}{\sqrt{d_k}}\right) V")
+_clamp("attn_query", n, default=min(1, n - 1))
+query_index = st.selectbox("Query token", range(n), key="attn_query",
+                           format_func=lambda i: f"{i}: {visible(tokens.tokens[i])}")
+worked = worked_attention(layer, head, query_index)
+token_md = md_escape(tokens.tokens[query_index])
+if average:
+    st.caption(f"The formula runs inside one head: this uses head {head + 1} (the average toggle applies to the maps above).")
+scale = worked.scale
+st.markdown(
+    f"Layer {layer_index + 1}, head {head + 1}, query token **{token_md}** (position {query_index}). "
+    f"d_k = {d_head}, so the model scales every dot product by {scale:.5f}"
+    + (f" = 1/√{d_head}." if abs(scale - d_head ** -0.5) < 1e-6
+       else f" (its own factor; 1/√{d_head} would be {d_head ** -0.5:.5f}).")
+)
+step1, step2 = st.columns(2)
+with step1:
+    st.markdown(f"**1 · Its query vector q** ({d_head} numbers)")
+    st.plotly_chart(vector_bar(worked.query, height=200), width="stretch", config=PLOT, key="attn_q")
+with step2:
+    st.markdown(f"**2 · Every token's key** ({n} × {d_head})")
+    st.plotly_chart(token_heatmap(worked.keys, tokens.tokens, x_title="dimension of the head", decimals=3,
+                                  height=int(min(420, max(200, 12 * n + 80)))),
+                    width="stretch", config=PLOT, key="attn_keys")
+st.markdown("**3 · Scores, then softmax**: one score per key, q·k × scale"
+            + (" + the model's relative-position bias" if worked.has_bias else "")
+            + (", masked keys set to −∞" if not worked.allowed.all() else "")
+            + "; softmax turns the row into weights that sum to 1.")
+st.plotly_chart(views.worked_scores(worked, labels), width="stretch", config=PLOT, key="attn_scores")
+table = {
+    "position": np.arange(n),
+    "key token": [visible(t) for t in tokens.tokens],
+    "q·k": np.round(worked.dots, 4),
+    f"× {scale:.4f}": np.round(worked.dots * scale, 4),
+}
+if worked.has_bias:
+    table["+ bias"] = np.round(worked.bias, 4)
+table.update({
+    "score": np.round(worked.scores, 4),
+    "may look": np.where(worked.allowed, "yes", "masked"),
+    "exp(score − max)": np.round(worked.exp_scores, 5),
+    "weight (computed here)": np.round(worked.weights, 5),
+    "weight (the model's)": np.round(worked.traced_weights, 5),
+})
+st.dataframe(pd.DataFrame(table), hide_index=True, width="stretch", height=min(420, 36 * n + 40), key="attn_table")
+st.markdown(f"**4 · The weighted sum of the values**: Σ weight × v over the {n} keys gives this head's "
+            f"output for **{token_md}** ({d_head} numbers), which the model passes on to W_o.")
+st.plotly_chart(views.weighted_sum_bars(worked), width="stretch", config=PLOT, key="attn_sum")
+model = state.current_model()
+m1, m2, m3 = st.columns(3)
+m1.metric("weights: largest difference to the model's", f"{worked.weights_max_error:.1e}")
+m2.metric("weighted sum: largest difference to the model's", f"{worked.sum_max_error:.1e}")
+if model is not None:
+    m3.metric("all heads joined → W_o vs. the attention output", f"{output_projection_check(model, layer):.1e}")
+st.caption(f"The weights sum to {worked.weights.sum():.6f}. Recomputed here from the traced q, K and V, they "
+           "match what the model used to within float32 rounding; joining all heads and applying the model's own "
+           "output projection W_o gives exactly the attention output it added to the residual stream.")
+
+# --- queries and keys in one picture ---------------------------------------------------------
+st.subheader("Queries and keys in one picture")
+st.markdown(
+    f"Head {head + 1} of layer {layer_index + 1}: each token appears twice, as a **query** (circle) and as a "
+    "**key** (diamond), in one shared 2-D projection (PCA). Nearby query and key mean a large dot product, so "
+    "a query attends to the keys around it. Colour is the token's position: in a head that attends **by "
+    "position** the colours form bands and each query sits next to its neighbours' keys; in a head that "
+    "attends **by content** the same or related words gather together whatever their position."
+)
+projection = query_key_projection(layer, head)
+st.plotly_chart(views.query_key_scatter(projection, labels, show_text=n <= 30), width="stretch", config=PLOT,
+                key="attn_qk")
+st.caption(
+    f"Before projecting, the keys were shifted by one common vector (length {projection.key_shift_norm:.2f}) onto "
+    f"the queries' centre, and queries scaled by {projection.scale_factor:.2f} and keys by "
+    f"1/{projection.scale_factor:.2f}: neither move changes any attention weight (softmax ignores a constant "
+    "added to a whole row), but without them the picture would mostly show the gap between the two clouds. "
+    f"The two axes hold {sum(projection.explained):.0%} of the spread of the {d_head}-dimensional vectors."
+)
+neighbours = by_key["neighbours"].values
+positional, contentish = suggested_heads(metrics)
+b1, b2 = st.columns(2)
+b1.button(f"Open the most positional head (layer {positional[0] + 1}, head {positional[1] + 1}: "
+          f"{neighbours[positional]:.0%} on the neighbours)", key="attn_go_positional",
+          on_click=_open, args=positional)
+b2.button(f"Open a content head (layer {contentish[0] + 1}, head {contentish[1] + 1})", key="attn_go_content",
+          help="The head that puts the least weight on its neighbours and on the special tokens.",
+          on_click=_open, args=contentish)

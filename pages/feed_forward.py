@@ -1,0 +1,211 @@
+"""Stage 5 · Feed-forward network: the expansion in numbers, the activations inside each layer,
+top neurons per token and top tokens per neuron, and the residual stream that attention and the
+FFN write into. Every number comes from the cached trace of the current text."""
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core.ffn_stats import (
+    activation_histogram,
+    ffn_shape,
+    most_active_neurons,
+    near_zero_by_layer,
+    near_zero_share,
+    residual_stream,
+    top_neurons_of_token,
+    top_tokens_of_neuron,
+)
+from ui import ffn_views as views
+from ui import state
+from ui.common import model_caption, stage_header, truncation_notice
+from ui.labels import md_escape, visible
+
+HEATMAP_NEURONS = 40
+TOP_K = 12
+PLOT = {"displaylogo": False}
+EPS_CHOICES = [0.001, 0.01, 0.05, 0.1, 0.25]
+
+stage_header(
+    "5 · Feed-forward network",
+    "After attention has mixed information between tokens, every token's vector goes through a small "
+    "two-layer network of its own: the **feed-forward network (FFN)**. It widens the vector (usually "
+    "about 4×), bends it with a **non-linearity** (GELU, ReLU, SiLU …), and projects it back to the "
+    "model's width. It runs on each token **separately**: no token sees another here. Each of the wide "
+    "layer's units is a **neuron**; its value for a token is its **activation**. Research suggests much "
+    "of what a model knows is stored in these weights. The FFN's output is added to the token's "
+    "vector, the **residual stream** that every sub-layer reads from and writes into.",
+)
+
+
+def _clamp(key: str, size: int, default: int = 0) -> None:
+    value = st.session_state.get(key)
+    if not isinstance(value, (int, np.integer)) or not 0 <= value < size:
+        st.session_state[key] = max(0, min(default, size - 1))
+
+
+trace = state.current_trace()
+if trace is None:
+    st.stop()
+
+info = trace.model
+tokens = trace.tokens
+n = trace.n_tokens
+shape = ffn_shape(info)
+st.info(
+    f"**Shapes for your {n} tokens, in each of the {info.n_layers} layers:** the stream after attention "
+    f"[{n} × {shape.d_model}] → "
+    + (f"W_gate and W_up, each → [{n} × {shape.d_ff}] → {shape.activation_label}(gate) × up"
+       if shape.gated else f"W_in → [{n} × {shape.d_ff}] → {shape.activation_label}")
+    + f" → [{n} × {shape.d_ff}] activations → {'W_down' if shape.gated else 'W_out'} → [{n} × {shape.d_model}], "
+    "added to the residual stream."
+)
+model_caption(trace)
+truncation_notice(trace)
+
+# Token pickers keep their position when the text changes; re-setting them makes the browser
+# redraw their labels with the new tokens (otherwise it keeps showing the old text's token).
+_signature = hash((info.model_id, tokens.tokens))
+if st.session_state.get("_ffn_tokens") != _signature:
+    st.session_state["_ffn_tokens"] = _signature
+    for _key in ("ffn_token", "ffn_res_tokens"):
+        if _key in st.session_state:
+            st.session_state[_key] = st.session_state[_key]
+
+# --- the expansion in numbers ----------------------------------------------------------------
+st.subheader("The expansion, in numbers")
+c1, c2, c3, c4 = st.columns([1.5, 0.8, 1.2, 1])
+c1.metric("width: in → inside → out", shape.arrow)
+c2.metric("expansion", f"× {shape.expansion:.2f}".rstrip("0").rstrip("."))
+c3.metric("non-linearity", shape.activation_label + (" (gated)" if shape.gated else ""))
+total = shape.weight_count * info.n_layers
+c4.metric("FFN weights, all layers", f"{total / 1e6:,.1f} M", help=f"{shape.weight_count:,} per layer × {info.n_layers} "
+          f"layers, biases left out: {total / info.parameter_count:.0%} of the model's {info.parameter_count:,} parameters.")
+st.graphviz_chart(views.ffn_diagram(shape))
+if shape.gated:
+    st.caption(
+        f"This model's FFN is **gated**: the token vector goes through two projections of {shape.d_model:,} → "
+        f"{shape.d_ff:,}. One (the gate) passes through {shape.activation_label}, then multiplies the other element "
+        "by element; W_down projects the product back. The 'activations' on this page are that product, the "
+        "input of W_down."
+    )
+else:
+    st.caption(
+        f"The non-linearity sits between the two projections: {shape.d_model:,} numbers are mixed into "
+        f"{shape.d_ff:,} by W_in, each of those goes through {shape.activation_label} on its own, and W_out mixes them "
+        f"back into {shape.d_model:,}. Without it the two projections would collapse into one linear map. The "
+        "'activations' on this page are the values right after the non-linearity, the input of W_out."
+    )
+
+# --- inside one layer ------------------------------------------------------------------------
+st.subheader("Inside one layer")
+_clamp("ffn_layer", info.n_layers)
+cl, ce = st.columns([1, 2])
+layer_index = cl.selectbox("Layer", range(info.n_layers), format_func=lambda i: f"layer {i + 1} of {info.n_layers}",
+                           key="ffn_layer")
+eps = ce.select_slider("'Near zero' means |activation| below", EPS_CHOICES, value=0.05, key="ffn_eps")
+layer = trace.layers[layer_index]
+acts = layer.ffn_activations
+neurons = most_active_neurons(acts, HEATMAP_NEURONS)
+st.markdown(f"**Activations of layer {layer_index + 1}**: your {n} tokens × the {neurons.size} most active of its "
+            f"{shape.d_ff:,} neurons (largest |activation| on any token). Red is positive, blue negative.")
+st.plotly_chart(views.activation_heatmap(acts[:, neurons], tokens.tokens, neurons), width="stretch", config=PLOT,
+                key="ffn_heatmap")
+shown_values = np.abs(acts[:, neurons])
+if shown_values.size and shown_values.max() > np.percentile(shown_values, 99) * 1.5:
+    st.caption(f"The colours stop at ±{np.percentile(shown_values, 99):.2f} so that one outlier does not wash out the "
+               f"rest: the largest value here is {float(acts[:, neurons].flat[np.argmax(shown_values)]):.2f} "
+               "(hover for every exact value).")
+shares = near_zero_by_layer(trace, eps)
+share = near_zero_share(acts, eps)
+st.markdown(f"**Near zero after the non-linearity**: in layer {layer_index + 1}, **{share:.0%}** of the "
+            f"{acts.size:,} activations ({n} tokens × {shape.d_ff:,} neurons) are within ±{eps:g}. Most neurons "
+            "stay (nearly) silent for a given token; a few fire.")
+h1, h2 = st.columns(2)
+with h1:
+    st.caption("Share near zero, per layer")
+    st.plotly_chart(views.near_zero_bars(shares, layer_index, eps), width="stretch", config=PLOT, key="ffn_zero_bars")
+with h2:
+    st.caption(f"All activations of layer {layer_index + 1} (0.1 % at each tail clipped)")
+    counts, edges = activation_histogram(acts)
+    st.plotly_chart(views.activation_histogram_figure(counts, edges, eps), width="stretch", config=PLOT,
+                    key="ffn_histogram")
+if shape.activation.lower().startswith("gelu") and not shape.gated:
+    st.caption(f"GELU lets small negative values through (its minimum is about −0.17): the most negative value in "
+               f"this layer is {float(acts.min()):.3f}. ReLU would cut every negative value to exactly 0.")
+
+# --- one token, one neuron -------------------------------------------------------------------
+st.subheader("One token, one neuron")
+_clamp("ffn_token", n, default=min(1, n - 1))
+t1, t2 = st.columns(2)
+with t1:
+    token_index = st.selectbox("Token", range(n), key="ffn_token", format_func=lambda i: f"{i}: {visible(tokens.tokens[i])}")
+    top_ids, top_values = top_neurons_of_token(acts, token_index, TOP_K)
+    st.markdown(f"The {top_ids.size} neurons of layer {layer_index + 1} that **{md_escape(tokens.tokens[token_index])}** "
+                "fires most:")
+    st.plotly_chart(views.neuron_bars(top_ids, top_values), width="stretch", config=PLOT, key="ffn_token_neurons")
+with t2:
+    if "ffn_neuron" not in st.session_state or not 0 <= int(st.session_state["ffn_neuron"]) < shape.d_ff:
+        st.session_state["ffn_neuron"] = int(neurons[0]) if neurons.size else 0
+    neuron = int(st.number_input(f"Neuron (0 – {shape.d_ff - 1:,})", min_value=0, max_value=shape.d_ff - 1, step=1,
+                                 key="ffn_neuron"))
+    st.caption("Try this token's top neurons: " + ", ".join(f"n{int(i)}" for i in top_ids[:4]) + ".")
+    tok_ids, tok_values = top_tokens_of_neuron(acts, neuron, min(8, n))
+    st.markdown(f"The tokens of your text that fire neuron **n{neuron}** most:")
+    st.dataframe(
+        pd.DataFrame({
+            "rank": np.arange(1, tok_ids.size + 1),
+            "position": tok_ids,
+            "token": [visible(tokens.tokens[i]) for i in tok_ids],
+            "activation": np.round(tok_values, 4),
+        }),
+        hide_index=True, width="stretch",
+    )
+st.plotly_chart(views.neuron_over_tokens(acts[:, neuron], tokens.tokens, highlight=tok_ids[:3]), width="stretch",
+                config=PLOT, key="ffn_neuron_tokens")
+st.caption(f"Neuron n{neuron} of layer {layer_index + 1} on every token of your text (its three strongest in orange).")
+
+# --- the residual stream ---------------------------------------------------------------------
+st.subheader("The residual stream")
+stream = residual_stream(trace)
+if info.pre_norm:
+    st.markdown(
+        "Each sub-layer **adds** its output to the token's vector: x ← x + attention(norm(x)), then "
+        "x ← x + FFN(norm(x)). This model normalises a copy before each sub-layer (pre-norm), so the stream "
+        "itself is never rescaled and its norm can grow from layer to layer."
+    )
+else:
+    st.markdown(
+        "Each sub-layer adds its output to the token's vector and then a **LayerNorm** rescales the sum: "
+        "x ← norm(x + attention(x)), then x ← norm(x + FFN(x)). Because of that norm (post-norm, as in BERT) "
+        "the length cannot grow from layer to layer: each norm resets it to a size set by its own learned "
+        f"weights (here between {stream.norms[1:].min():.1f} and {stream.norms[1:].max():.1f}); what the "
+        "sub-layers change is mostly the vector's direction."
+    )
+content = [i for i in range(n) if not tokens.special_mask[i]] or list(range(n))
+default_shown = content[:8]
+if n <= 10:
+    shown = np.arange(n)
+else:
+    chosen = st.session_state.get("ffn_res_tokens")
+    if chosen is None or not all(isinstance(i, (int, np.integer)) and 0 <= i < n for i in chosen):
+        st.session_state["ffn_res_tokens"] = default_shown
+    picked = st.multiselect("Tokens to draw", range(n), key="ffn_res_tokens",
+                            format_func=lambda i: f"{i}: {visible(tokens.tokens[i])}", max_selections=20)
+    shown = np.asarray(picked, dtype=int)
+st.plotly_chart(views.residual_norms(stream, tokens.tokens, shown=shown), width="stretch", config=PLOT,
+                key="ffn_norms")
+st.markdown("**How much each sub-layer changed each token**: ‖vector after − vector before‖ / ‖vector before‖, "
+            "per layer" + (" (including the LayerNorm that follows the addition)." if not info.pre_norm else "."))
+zmax = float(max(stream.attention_change.max(initial=0), stream.ffn_change.max(initial=0)))
+a1, a2 = st.columns(2)
+a1.plotly_chart(views.change_heatmap(stream.attention_change, tokens.tokens, title="attention", zmax=zmax),
+                width="stretch", config=PLOT, key="ffn_change_attention")
+a2.plotly_chart(views.change_heatmap(stream.ffn_change, tokens.tokens, title="feed-forward", zmax=zmax),
+                width="stretch", config=PLOT, key="ffn_change_ffn")
+st.markdown("**What each sub-layer adds, layer by layer**: the norm of the attention output and of the FFN output, "
+            "relative to the stream they are added to (mean over your tokens).")
+st.plotly_chart(views.layer_change_bars(stream), width="stretch", config=PLOT, key="ffn_layer_bars")
+att, ffn = stream.attention_update.mean(), stream.ffn_update.mean()
+st.caption(f"Averaged over all layers and tokens, attention adds a vector {att:.0%} as long as the stream and the "
+           f"FFN one {ffn:.0%} as long.")
