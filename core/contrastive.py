@@ -72,7 +72,7 @@ class FineTuneResult:
     positive_vectors_before: np.ndarray
     anchor_vectors_after: np.ndarray
     positive_vectors_after: np.ndarray
-    seconds: float
+    seconds: float                     # time spent in the training steps
     stopped_early: bool
 
 
@@ -130,8 +130,8 @@ def fine_tune(
         losses.append(float(loss.detach()))
         if progress is not None:
             progress(step + 1, steps, losses[-1])
+    seconds = time.perf_counter() - start  # the training steps only
     a1, b1 = vectors(student)
-    seconds = time.perf_counter() - start
     del student, optimizer
     return FineTuneResult(tuple(losses), info_nce(a0, b0, temperature), info_nce(a1, b1, temperature),
                           a0, b0, a1, b1, seconds, stopped)

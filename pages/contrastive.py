@@ -117,7 +117,7 @@ st.markdown(f"Runs AdamW on this batch for a few steps on a **private copy** of 
 t1, t2, t3 = st.columns(3)
 start_from = t1.radio("Start from", ["random weights (watch it learn)", "the loaded model"], key="con_start")
 steps = t2.slider("Steps", 1, MAX_STEPS, 15, key="con_steps")
-learning_rate = t3.select_slider("Learning rate", [1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 2e-3], value=1e-3 if start_from.startswith("random") else 5e-5,
+learning_rate = t3.select_slider("Learning rate", [1e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3], value=2e-4 if start_from.startswith("random") else 5e-5,
                                  key="con_lr")
 if st.button("Train", type="primary", key="con_train"):
     st.session_state["con_request"] = (digest(anchors + positives), start_from, steps, learning_rate, temperature)

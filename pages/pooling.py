@@ -9,6 +9,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import ExplorerError, POOLING_LABELS, pool
+from core.datasets import read_table
+from core.datasets import sentence_set as sentence_set_from
 from core.pooling import max_pooling_winners
 from core.similarity import cosine_matrix, pair_contributions
 from ui import state
@@ -39,6 +41,14 @@ def idf_corpus(trace) -> tuple[tuple[str, ...], str]:
     choice = st.session_state.get("pool_idf_source", "The sentences on this page")
     if choice.startswith("STS-B"):
         return tuple(sts_sentences(str(STS_FILES["STS-B dev (1,500 pairs)"]))), "the 2,910 unique sentences of STS-B dev"
+    if choice.startswith("An uploaded"):
+        upload = st.session_state.get("pool_idf_upload")
+        if upload is not None:
+            frame = read_table(upload.getvalue(), upload.name)
+            column = "text" if "text" in frame.columns else frame.columns[0]
+            texts = sentence_set_from(frame, column).texts
+            return tuple(texts), f"the {len(texts):,} texts of {visible(upload.name, False)} (column {column})"
+        st.info("No file uploaded yet: using the sentences on this page.")
     sentences = tuple(sentence_set())
     corpus = tuple(dict.fromkeys(sentences + (trace.text,)))
     return corpus, f"the {len(corpus)} sentences on this page (your text and the similarity set)"
@@ -76,11 +86,14 @@ with tab_compare:
     hidden = trace.last_hidden_state
     st.radio(
         "IDF weights come from",
-        ["The sentences on this page", "STS-B dev sentences (bundled)"],
+        ["The sentences on this page", "STS-B dev sentences (bundled)", "An uploaded file"],
         key="pool_idf_source",
         horizontal=True,
         help="IDF-weighted mean pooling weighs each token by ln((1+N)/(1+df))+1 over a corpus; [CLS]/[SEP] weigh 0.",
     )
+    if st.session_state.get("pool_idf_source") == "An uploaded file":
+        st.file_uploader("IDF corpus: a TXT (one text per line) or a CSV/TSV/Parquet (column 'text', else the first)",
+                         type=["txt", "csv", "tsv", "parquet"], key="pool_idf_upload")
     try:
         corpus, corpus_label = idf_corpus(trace)
         idf = idf_for(st.session_state[state.MODEL_KEY], st.session_state[state.DEVICE_KEY], corpus)

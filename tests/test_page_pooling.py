@@ -71,3 +71,15 @@ def test_hostile_texts(name):
         assert any("empty" in w.value for w in app.warning)
     if name == "long_5000_tokens":
         assert any("dropped" in w.value for w in app.warning)
+
+
+def test_idf_weights_from_an_uploaded_file():
+    app = open_page()
+    app.radio(key="pool_idf_source").set_value("An uploaded file").run()
+    assert any("No file uploaded yet" in i.value for i in app.info)
+    app.file_uploader(key="pool_idf_upload").set_value(("corpus.txt", b"the cat\nthe dog\nthe bird\n", "text/plain")).run()
+    assert not app.exception
+    assert any("the 3 texts of corpus.txt" in c.value for c in app.caption)
+    app.file_uploader(key="pool_idf_upload").set_value(("bad.csv", b"\x00\x01binary", "text/csv")).run()
+    assert not app.exception
+    assert any("binary" in w.value for w in app.warning)
