@@ -67,6 +67,23 @@ def payload_bytes(app: AppTest) -> int:
     return total
 
 
+def measure(app: AppTest, model, n_tokens: int, repeats: int, salt: int = 0) -> tuple[float, float, int]:
+    """(best rerun seconds, best bare-trace seconds, largest payload bytes) for fresh texts of n_tokens."""
+    page_times, trace_times, sizes = [], [], []
+    for repeat in range(repeats):
+        text = text_with_tokens(model, n_tokens, salt=1000 * n_tokens + repeat + salt)
+        start = time.perf_counter()
+        trace_text(model, text + " x")
+        trace_times.append(time.perf_counter() - start)
+        app.session_state["text"] = text
+        start = time.perf_counter()
+        app.run()
+        page_times.append(time.perf_counter() - start)
+        assert not app.exception, app.exception
+        sizes.append(payload_bytes(app))
+    return min(page_times), min(trace_times), max(sizes)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("page")
@@ -78,21 +95,9 @@ def main() -> None:
     app.switch_page(args.page).run()  # warm: model loaded, page imported
     print(f"page {args.page}")
     for n_tokens in (16, 256):
-        page_times, trace_times, sizes = [], [], []
-        for repeat in range(args.repeats):
-            text = text_with_tokens(model, n_tokens, salt=1000 * n_tokens + repeat)
-            start = time.perf_counter()
-            trace_text(model, text + " x")
-            trace_times.append(time.perf_counter() - start)
-            app.session_state["text"] = text
-            start = time.perf_counter()
-            app.run()
-            page_times.append(time.perf_counter() - start)
-            assert not app.exception, app.exception
-            sizes.append(payload_bytes(app))
-        page_t, trace_t = min(page_times), min(trace_times)
+        page_t, trace_t, size = measure(app, model, n_tokens, args.repeats)
         print(f"  {n_tokens:>4} tokens: rerun {page_t * 1000:8.1f} ms (best of {args.repeats}) · bare trace {trace_t * 1000:7.1f} ms "
-              f"· ratio {page_t / trace_t:5.1f} · payload {max(sizes) / 1e6:6.3f} MB")
+              f"· ratio {page_t / trace_t:5.1f} · payload {size / 1e6:6.3f} MB")
 
 
 if __name__ == "__main__":

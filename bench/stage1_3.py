@@ -16,8 +16,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from bench.page_rerun import ROOT, AppTest, payload_bytes, text_with_tokens
-from core import load_model, trace_text
+from bench.page_rerun import ROOT, AppTest, measure
+from core import load_model
 from core.positional import word_order_experiment
 from core.vocabulary import nearest_rows, row_norms
 
@@ -45,21 +45,9 @@ def main() -> None:
     for page in PAGES:
         app.switch_page(page).run()  # warm: page imported, its caches filled for the current model
         for n_tokens in (16, 256):
-            page_times, trace_times, sizes = [], [], []
-            for repeat in range(args.repeats):
-                text = text_with_tokens(model, n_tokens, salt=1000 * n_tokens + repeat + 7 * PAGES.index(page))
-                start = time.perf_counter()
-                trace_text(model, text + " x")
-                trace_times.append(time.perf_counter() - start)
-                app.session_state["text"] = text
-                start = time.perf_counter()
-                app.run()
-                page_times.append(time.perf_counter() - start)
-                assert not app.exception, app.exception
-                sizes.append(payload_bytes(app))
-            page_t, trace_t = min(page_times), min(trace_times)
+            page_t, trace_t, size = measure(app, model, n_tokens, args.repeats, salt=7 * PAGES.index(page))
             print(f"| {page} | {n_tokens} tokens | {page_t * 1000:.0f} ms | {trace_t * 1000:.0f} ms | {page_t / trace_t:.1f} "
-                  f"| {max(sizes) / 1e6:.3f} MB |")
+                  f"| {size / 1e6:.3f} MB |")
 
     table = model.embedding_table()
     cat = model.tokenizer.convert_tokens_to_ids("cat")

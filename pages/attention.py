@@ -41,16 +41,11 @@ stage_header(
 )
 
 
-def _clamp(key: str, size: int, default: int = 0) -> None:
-    """Keep a stored choice valid when the text or the model changes (before its widget is drawn)."""
-    value = st.session_state.get(key)
-    if not isinstance(value, (int, np.integer)) or not 0 <= value < size:
-        st.session_state[key] = max(0, min(default, size - 1))
 
 
 def _open_head_from_overview() -> None:
     picked = views.head_from_selection(st.session_state.get("attn_overview"))
-    if picked is not None:  # out-of-range values are reset by _clamp before the selectboxes are drawn
+    if picked is not None:  # out-of-range values are reset by state.clamp_choice before the selectboxes are drawn
         st.session_state["attn_layer"], st.session_state["attn_head"] = picked
 
 
@@ -89,8 +84,8 @@ if st.session_state.get("_attn_tokens") != _signature:
     for _key in ("attn_query", "attn_hv_focus"):
         if _key in st.session_state:
             st.session_state[_key] = st.session_state[_key]
-_clamp("attn_layer", n_layers)
-_clamp("attn_head", n_heads)
+state.clamp_choice("attn_layer", n_layers)
+state.clamp_choice("attn_head", n_heads)
 c_layer, c_head, c_hide, c_avg = st.columns([1, 1, 1.4, 1.2])
 layer_index = c_layer.selectbox("Layer", range(n_layers), format_func=lambda i: f"layer {i + 1} of {n_layers}", key="attn_layer")
 head = c_head.selectbox("Head", range(n_heads), format_func=lambda i: f"head {i + 1} of {n_heads}", key="attn_head")
@@ -217,7 +212,7 @@ st.caption(f"Highest: layer {hi[0] + 1}, head {hi[1] + 1} ({values[hi]:.2f} {met
 # --- the formula for one query token --------------------------------------------------------
 st.subheader("The formula, worked for one token")
 st.latex(r"\text{Attention}(q, K, V) = \operatorname{softmax}\!\left(\frac{q\,K^\top}{\sqrt{d_k}}\right) V")
-_clamp("attn_query", n, default=min(1, n - 1))
+state.clamp_choice("attn_query", n, default=min(1, n - 1))
 query_index = st.selectbox("Query token", range(n), key="attn_query",
                            format_func=lambda i: f"{i}: {visible(tokens.tokens[i])}")
 worked = worked_attention(layer, head, query_index)

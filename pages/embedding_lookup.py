@@ -18,10 +18,6 @@ PLOT = {"displaylogo": False}
 ARTICLE_VOCAB, ARTICLE_DIM = 50_000, 1_024
 
 
-def _clamp(key: str, size: int, default: int = 0) -> None:
-    value = st.session_state.get(key, default)
-    if not isinstance(value, (int, np.integer)) or not 0 <= value < size:
-        st.session_state[key] = min(default, size - 1)
 
 
 trace = state.current_trace()
@@ -92,7 +88,7 @@ st.markdown(
 st.subheader("The trained dictionary: nearest rows")
 if "emb_token" not in st.session_state:
     st.session_state["emb_token"] = min(1, n - 1)  # the first token after [CLS]
-_clamp("emb_token", n, min(1, n - 1))
+state.clamp_choice("emb_token", n, min(1, n - 1))
 choice = st.selectbox("Token", range(n), key="emb_token", format_func=lambda i: f"{i}: {visible(tokens.tokens[i])}")
 token_id = int(tokens.input_ids[choice])
 try:

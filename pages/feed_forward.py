@@ -38,10 +38,6 @@ stage_header(
 )
 
 
-def _clamp(key: str, size: int, default: int = 0) -> None:
-    value = st.session_state.get(key)
-    if not isinstance(value, (int, np.integer)) or not 0 <= value < size:
-        st.session_state[key] = max(0, min(default, size - 1))
 
 
 trace = state.current_trace()
@@ -99,7 +95,7 @@ else:
 
 # --- inside one layer ------------------------------------------------------------------------
 st.subheader("Inside one layer")
-_clamp("ffn_layer", info.n_layers)
+state.clamp_choice("ffn_layer", info.n_layers)
 cl, ce = st.columns([1, 2])
 layer_index = cl.selectbox("Layer", range(info.n_layers), format_func=lambda i: f"layer {i + 1} of {info.n_layers}",
                            key="ffn_layer")
@@ -136,7 +132,7 @@ if shape.activation.lower().startswith("gelu") and not shape.gated:
 
 # --- one token, one neuron -------------------------------------------------------------------
 st.subheader("One token, one neuron")
-_clamp("ffn_token", n, default=min(1, n - 1))
+state.clamp_choice("ffn_token", n, default=min(1, n - 1))
 t1, t2 = st.columns(2)
 with t1:
     token_index = st.selectbox("Token", range(n), key="ffn_token", format_func=lambda i: f"{i}: {visible(tokens.tokens[i])}")

@@ -15,7 +15,7 @@ from core.pooling import max_pooling_winners
 from core.similarity import cosine_matrix, pair_contributions
 from ui import state
 from ui.common import model_caption, stage_header, truncation_notice
-from ui.figures import heatmap, matrix_grid, token_by_token, token_heatmap
+from ui.figures import heatmap, matrix_grid, token_heatmap
 from ui.labels import md_escape, text_label, unique_labels, visible
 from ui.pooling_state import (
     EXAMPLE_SETS, MAX_SENTENCES, STS_FILES, embed_set, idf_for, read_lines, sts_result, sts_sentences,

@@ -34,10 +34,6 @@ KIND = {
 }
 
 
-def _clamp(key: str, size: int, default: int = 0) -> None:
-    value = st.session_state.get(key, default)
-    if not isinstance(value, (int, np.integer)) or not 0 <= value < size:
-        st.session_state[key] = min(default, size - 1)
 
 
 def _window(n: int, key: str) -> tuple[int, int]:
@@ -161,7 +157,7 @@ elif info.position_kind == "rope" and trace.embeddings.rotary_angles is not None
     if frequencies is not None:
         st.caption(f"Radians per position step: {frequencies[0]:.3f} for pair 0 down to {frequencies[-1]:.2e} for pair "
                    f"{len(frequencies) - 1}.")
-    _clamp("pos_rope_pair", angles.shape[1])
+    state.clamp_choice("pos_rope_pair", angles.shape[1])
     pair = st.slider("Dimension pair", 0, angles.shape[1] - 1, key="pos_rope_pair") if angles.shape[1] > 1 else 0
     circle = views.rotation_figure(rotation_path(angles, pair), title=f"Pair {pair}: one vector (1, 0) placed at each position")
     st.plotly_chart(circle, width="stretch", config=PLOT, key="pos_rope_circle")

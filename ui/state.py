@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 
+import numpy as np
 import streamlit as st
 
 from core import BUNDLED_MODEL_ID, ExplorerError, available_devices, load_model, trace_text
@@ -154,3 +155,11 @@ def current_trace() -> Trace | None:
     except Exception as error:  # noqa: BLE001
         st.error(f"Tracing failed: {type(error).__name__}: {str(error)[:300]}")
     return None
+
+
+def clamp_choice(key: str, size: int, default: int = 0) -> None:
+    """Keep a stored index choice (layer, head, token) valid when the text or the model changes;
+    call before its widget is drawn."""
+    value = st.session_state.get(key)
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value < size:
+        st.session_state[key] = max(0, min(default, size - 1))
