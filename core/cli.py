@@ -27,31 +27,13 @@ def _read_text(args) -> str:
 
 
 def _cmd_trace(args) -> int:
+    from .export import trace_arrays
     from .loading import load_model
     from .trace import trace_text
 
     model = load_model(args.model, args.device)
     trace = trace_text(model, _read_text(args))
-    arrays = {
-        "input_ids": trace.tokens.input_ids,
-        "tokens": np.asarray(trace.tokens.tokens, dtype=str),
-        "offsets": trace.tokens.offsets,
-        "special_mask": trace.tokens.special_mask,
-        "hidden_states": trace.hidden_states,
-        "attentions": trace.attentions,
-        "attention_scores": np.stack([layer.attention_scores for layer in trace.layers]),
-        "embedding_rows": trace.embeddings.token_rows,
-        "embedding_output": trace.embeddings.output,
-        "ffn_activations": np.stack([layer.ffn_activations for layer in trace.layers]),
-        "native_embedding": trace.native_embedding,
-        "dropped_ids": np.asarray(trace.tokens.truncation.dropped_ids, dtype=np.int64),
-    }
-    for name, vector in trace.pooled.items():
-        arrays[f"pooled_{name}"] = vector
-    if trace.embeddings.position_rows is not None:
-        arrays["position_rows"] = trace.embeddings.position_rows
-    if trace.embeddings.rotary_angles is not None:
-        arrays["rotary_angles"] = trace.embeddings.rotary_angles
+    arrays = trace_arrays(trace)
     np.savez_compressed(args.out, **arrays)
     cut = trace.tokens.truncation
     print(f"{trace.model.model_id}: {len(trace.tokens)} tokens, {trace.model.n_layers} layers, d={trace.model.d_model} → {args.out}")

@@ -48,3 +48,14 @@ def test_errors_are_one_clear_line():
     assert empty.returncode == 2 and "empty" in empty.stderr and "Traceback" not in empty.stderr
     unknown = _run("tokenize", "--model", "nobody/nothing-here", "--text", "hi")
     assert unknown.returncode == 2 and "nobody/nothing-here" in unknown.stderr and "Traceback" not in unknown.stderr
+
+
+def test_trace_npz_bytes_round_trip(bundled):
+    import io
+
+    from core.export import trace_npz_bytes
+
+    trace = trace_text(bundled, "Download me")
+    data = np.load(io.BytesIO(trace_npz_bytes(trace)))
+    np.testing.assert_array_equal(data["attentions"], trace.attentions)
+    assert data["tokens"].tolist() == list(trace.tokens.tokens)

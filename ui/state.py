@@ -125,6 +125,7 @@ def sidebar() -> None:
                 st.error(st.session_state[MODEL_ERROR_KEY] + f"\n\nStill using {st.session_state[MODEL_KEY]}.")
             devices = ["auto", *available_devices()]
             st.selectbox("Device", devices, key=DEVICE_KEY, help="auto picks CUDA, then Apple MPS, then the CPU.")
+        _trace_download()
 
 
 def current_model() -> ExplorerModel | None:
@@ -163,3 +164,24 @@ def clamp_choice(key: str, size: int, default: int = 0) -> None:
     value = st.session_state.get(key)
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value < size:
         st.session_state[key] = max(0, min(default, size - 1))
+
+
+def _trace_download() -> None:
+    """Every stage of the current text as one .npz, built only when the visitor clicks."""
+    from core.export import trace_npz_bytes
+    from core.tokenization import validate_text
+
+    model_id, device, text = st.session_state[MODEL_KEY], st.session_state[DEVICE_KEY], st.session_state.get(TEXT_KEY, "")
+    try:
+        validate_text(text)
+    except ExplorerError:
+        return
+    st.download_button(
+        "Download the trace (.npz)",
+        data=lambda: trace_npz_bytes(cached_trace(model_id, device, text)),
+        file_name="trace.npz",
+        mime="application/octet-stream",
+        key="trace_download",
+        help="input_ids, tokens, hidden_states [L+1,T,d], attentions [L,H,T,T], scores, FFN activations, pooled vectors… "
+        "(numpy.load reads it).",
+    )

@@ -32,3 +32,18 @@ def test_markup_typed_as_text_stays_text(page):
     assert page.locator(".ee-chips img").count() == 0
     assert page.locator(".ee-chips script").count() == 0
     assert_no_error_text(page)  # includes: no alert() dialog opened
+
+
+def test_the_trace_downloads_as_npz(page, tmp_path):
+    import numpy as np
+
+    page.goto(page.base_url)
+    wait_for_app(page, ".ee-chip")
+    page.get_by_text("Model and device").click()
+    with page.expect_download(timeout=60_000) as download:
+        page.get_by_role("button", name="Download the trace (.npz)").click()
+    path = tmp_path / "trace.npz"
+    download.value.save_as(path)
+    data = np.load(path)
+    assert data["input_ids"].tolist() == [101, 1996, 4937, 2938, 4895, 3270, 9397, 6588, 102]
+    assert data["attentions"].shape == (6, 12, 9, 9)
