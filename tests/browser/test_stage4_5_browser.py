@@ -21,7 +21,9 @@ def test_attention_page_draws_and_a_click_on_the_overview_opens_that_head(page):
     page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 9")
     assert page.locator(".st-key-attn_grid .js-plotly-plot .heatmaplayer image, "
                         ".st-key-attn_grid .js-plotly-plot .hm").count() >= 1
-    assert "river" in page.locator(".st-key-attn_map").inner_text()  # token labels on the axes
+    # token labels on the axes; during a rerun Streamlit keeps the old element beside the new one (data-stale)
+    page.wait_for_function("() => document.querySelectorAll('.st-key-attn_map[data-stale=\"true\"]').length === 0")
+    assert "river" in page.locator('.st-key-attn_map[data-stale="false"]').first.inner_text()
     assert_no_error_text(page)
     screenshot(page, "attention")
 
