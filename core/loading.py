@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import threading
+import weakref
 from pathlib import Path
 
 import torch
@@ -38,6 +39,14 @@ _POOLING_FLAGS = {
 }
 
 
+_LOADED: "weakref.WeakSet[ExplorerModel]" = None  # set below; every live ExplorerModel, for health checks
+
+
+def loaded_models() -> list["ExplorerModel"]:
+    """Every ExplorerModel still alive in this process (tests and soak runs check their hooks)."""
+    return list(_LOADED)
+
+
 class ExplorerModel:
     """One loaded model, shared by every session of the app; use it through core.trace/core.embedding."""
 
@@ -51,6 +60,7 @@ class ExplorerModel:
         # run it at once (each hook also checks its own recorder; this is the second guard).
         self.lock = threading.RLock()
         self.modules_by_path = dict(model.named_modules())
+        _LOADED.add(self)
 
     @property
     def device(self) -> torch.device:
@@ -76,6 +86,9 @@ class ExplorerModel:
 
     def __repr__(self) -> str:
         return f"ExplorerModel({self.info.model_id!r}, {self.info.family}, device={self.info.device})"
+
+
+_LOADED = weakref.WeakSet()
 
 
 def _read_json(path: Path) -> dict | list | None:
