@@ -24,7 +24,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import bench.page_rerun  # noqa: E402,F401  (patches AppTest for st.navigation + pages/)
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from core import count_registered_hooks  # noqa: E402
 
 PAGES = ["pages/home.py", "pages/attention.py", "pages/pooling.py"]
 WORDS = ("river bank money loan cat dog rain snow train plane music piano code bug star moon tea cake "
@@ -50,7 +49,7 @@ def text_for(index: int) -> str:
 
 
 def soak(reruns: int, every: int, report=print) -> list[tuple[int, float, int, int]]:
-    from core.loading import loaded_models
+    from core.hooks import live_recorder_hooks
 
     app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
     app.run()
@@ -64,7 +63,7 @@ def soak(reruns: int, every: int, report=print) -> list[tuple[int, float, int, i
         if app.exception:
             raise RuntimeError(f"rerun {index}: {app.exception}")
         if index % every == 0 or index == reruns:
-            hooks = sum(count_registered_hooks(model.model) for model in loaded_models())
+            hooks = live_recorder_hooks()
             curve.append((index, rss_mb(), open_fds(), hooks))
             report(f"rerun {index:4d}: RSS {curve[-1][1]:7.0f} MB · open files {curve[-1][2]:4d} · hooks left {hooks} "
                    f"· {time.perf_counter() - start:6.0f} s")

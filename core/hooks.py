@@ -12,6 +12,7 @@ it belongs to, so a hook can never write into another call's buffers.
 
 from __future__ import annotations
 
+import threading
 from contextvars import ContextVar
 from typing import Callable
 
@@ -19,6 +20,16 @@ import torch
 from torch import nn
 
 _ACTIVE_RECORDER: ContextVar["HookRecorder | None"] = ContextVar("explorer_active_recorder", default=None)
+
+
+_LIVE_HANDLES = 0  # hooks this module has registered and not yet removed, in every model
+_LIVE_LOCK = threading.Lock()
+
+
+def live_recorder_hooks() -> int:
+    """Hooks registered by HookRecorders and still attached anywhere (0 between calls). Unlike
+    count_registered_hooks this ignores hooks transformers installs itself (its output recorders)."""
+    return _LIVE_HANDLES
 
 
 def active_recorder() -> "HookRecorder | None":
@@ -137,6 +148,7 @@ class HookRecorder:
                 else:
                     handle = module.register_forward_pre_hook(self._kwarg_hook(key, *extra), with_kwargs=True)
                 self._handles.append(handle)
+                _count_handles(+1)
             self._token = _ACTIVE_RECORDER.set(self)
         except BaseException:
             self._remove()
@@ -149,10 +161,17 @@ class HookRecorder:
     def _remove(self) -> None:
         for handle in self._handles:
             handle.remove()
+            _count_handles(-1)
         self._handles.clear()
         if self._token is not None:
             _ACTIVE_RECORDER.reset(self._token)
             self._token = None
+
+
+def _count_handles(delta: int) -> None:
+    global _LIVE_HANDLES
+    with _LIVE_LOCK:
+        _LIVE_HANDLES += delta
 
 
 def count_registered_hooks(model: nn.Module) -> int:

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from core import count_registered_hooks, embed_texts, trace_text
-from core.hooks import HookRecorder
+from core.hooks import HookRecorder, live_recorder_hooks
 
 SENTENCES = [
     "The cat sat on the mat.",
@@ -68,6 +68,7 @@ def test_hooks_come_off_when_the_forward_pass_raises(bundled):
             assert count_registered_hooks(bundled.model) == 2
             bundled.model(input_ids=torch.tensor([[101, 999999, 102]]))  # id out of range: the model raises
     assert count_registered_hooks(bundled.model) == 0
+    assert live_recorder_hooks() == 0
     # And the model still serves.
     assert trace_text(bundled, "still working").tokens.tokens[1:3] == ("still", "working")
 
