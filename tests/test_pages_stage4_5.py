@@ -11,6 +11,8 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
+from bench.page_rerun import payload_bytes
+
 from core import trace_text
 from ui.attention_views import head_from_selection
 
@@ -76,19 +78,6 @@ def all_text(app) -> str:
         for element in getattr(app, kind):
             parts.append(str(getattr(element, "value", "")) + " " + str(getattr(element, "label", "")))
     return "\n".join(parts)
-
-
-def payload_bytes(app) -> int:
-    total, stack = 0, [app._tree]
-    while stack:
-        node = stack.pop()
-        proto = getattr(node, "proto", None)
-        if proto is not None and hasattr(proto, "ByteSize"):
-            total += proto.ByteSize()
-        children = getattr(node, "children", None)
-        if isinstance(children, dict):
-            stack.extend(children.values())
-    return total
 
 
 @lru_cache(maxsize=None)
