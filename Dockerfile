@@ -13,6 +13,13 @@ ENV PYTHONUNBUFFERED=1 \
     NUMBA_CACHE_DIR=/home/app/.cache/numba \
     PORT=8501
 
+# Debian's Chromium: kaleido drives it to render the charts' PNG and SVG downloads (ui/export.py).
+# Not pinned: bookworm's security updates replace chromium's version, and a pin would break the build.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends chromium \
+    && rm -rf /var/lib/apt/lists/*
+
 RUN useradd --create-home --uid 1000 app
 WORKDIR /home/app/explorer
 

@@ -21,13 +21,13 @@ from core.attention_stats import (
 from ui import attention_views as views
 from ui import state
 from ui.common import model_caption, stage_header, truncation_notice
+from ui.export import show_figure
 from ui.figures import token_heatmap, vector_bar
 from ui.labels import md_escape, unique_labels, visible
 
 GRID_FULL_MAX = 64        # up to this many tokens the grid of all heads has every cell
 MAP_FULL_MAX = 256        # the enlarged map has every cell up to here, block averages above
 HEAD_VIEW_WINDOW = 40     # tokens per window of the head view
-PLOT = {"displaylogo": False}
 
 stage_header(
     "4 · Attention",
@@ -130,10 +130,10 @@ else:
     st.caption(f"Your text has {n} tokens: to keep the page light, each small map shows the **average weight "
                f"over blocks of about {n / GRID_FULL_MAX:.0f} × {n / GRID_FULL_MAX:.0f} cells** "
                f"({grid.shape[-2]} × {grid.shape[-1]} blocks). The enlarged map below has every cell; ▼ marks its head.")
-st.plotly_chart(
+show_figure(
     views.head_grid(grid, grid_rows, grid_cols, head_names=[f"head {h + 1}" for h in range(n_heads)],
                     selected=None if average else head, show_ticks=n <= 16, columns=6 if n_heads > 8 else 4),
-    width="stretch", config=PLOT, key="attn_grid",
+    key="attn_grid", name=f"attention-layer{layer_index + 1}-all-heads",
 )
 if mask_note:
     st.caption(mask_note)
@@ -148,12 +148,13 @@ left, right = st.columns([1.25, 1])
 with left:
     big = full[:, keep]
     if n <= MAP_FULL_MAX:
-        st.plotly_chart(views.attention_map(big, labels, col_labels), width="stretch", config=PLOT, key="attn_map")
+        show_figure(views.attention_map(big, labels, col_labels), key="attn_map",
+                    name=f"attention-layer{layer_index + 1}-{'average' if average else f'head{head + 1}'}")
     else:
         small, row_starts, col_starts = block_average(big, MAP_FULL_MAX)
-        st.plotly_chart(views.attention_map(small, views.block_labels(row_starts, np.arange(n)),
-                                            views.block_labels(col_starts, kept_positions)),
-                        width="stretch", config=PLOT, key="attn_map")
+        show_figure(views.attention_map(small, views.block_labels(row_starts, np.arange(n)),
+                                        views.block_labels(col_starts, kept_positions)),
+                    key="attn_map", name=f"attention-layer{layer_index + 1}-{'average' if average else f'head{head + 1}'}-blocks")
         st.caption(f"{n} tokens: shown as averages over blocks ({small.shape[-2]} × {small.shape[-1]}).")
     check = f"Every row of the model's weights sums to 1 (largest deviation here: {np.max(np.abs(row_sums - 1)):.1e})."
     if hide_special:
@@ -180,8 +181,8 @@ with right:
     min_weight = 0.1 if focus < 0 else 0.01
     links = strongest_links(probs_shown, min_weight=min_weight, top_per_query=2 if focus < 0 else 0,
                             queries=window if focus < 0 else [focus], keys=window_keys)
-    st.plotly_chart(views.head_view(links, [labels[i] for i in window], window, focus=None if focus < 0 else focus),
-                    width="stretch", config=PLOT, key="attn_head_view")
+    show_figure(views.head_view(links, [labels[i] for i in window], window, focus=None if focus < 0 else focus),
+                key="attn_head_view", name=f"head-view-layer{layer_index + 1}-{'average' if average else f'head{head + 1}'}")
     outside = 1.0 - probs_shown[np.ix_(window, window_keys)].sum(-1)
     st.caption((f"Drawn: each token's 2 strongest links and every link of at least {min_weight:g}" if focus < 0
                 else f"Links below {min_weight:g} are left out")
@@ -200,9 +201,9 @@ st.caption(metric.explanation
            + (f" Here: {', '.join(md_escape(name) for name in special_names)}."
               if metric.key == "special" and special_names else "")
            + " **Click a square to open that head** above.")
-st.plotly_chart(views.overview_matrix(metric, selected=(layer_index, head)), width="stretch",
-                config={**PLOT, "displayModeBar": False},
-                key="attn_overview", on_select=_open_head_from_overview, selection_mode="points")
+show_figure(views.overview_matrix(metric, selected=(layer_index, head)), config={"displayModeBar": False},
+            key="attn_overview", name=f"heads-overview-{metric.key}", on_select=_open_head_from_overview,
+            selection_mode="points")
 values = metric.values
 hi = np.unravel_index(np.argmax(values), values.shape)
 lo = np.unravel_index(np.argmin(values), values.shape)
@@ -229,17 +230,19 @@ st.markdown(
 step1, step2 = st.columns(2)
 with step1:
     st.markdown(f"**1 · Its query vector q** ({d_head} numbers)")
-    st.plotly_chart(vector_bar(worked.query, height=200), width="stretch", config=PLOT, key="attn_q")
+    show_figure(vector_bar(worked.query, height=200), key="attn_q",
+                name=f"query-layer{layer_index + 1}-head{head + 1}-token{query_index}")
 with step2:
     st.markdown(f"**2 · Every token's key** ({n} × {d_head})")
-    st.plotly_chart(token_heatmap(worked.keys, tokens.tokens, x_title="dimension of the head", decimals=3,
-                                  height=int(min(420, max(200, 12 * n + 80)))),
-                    width="stretch", config=PLOT, key="attn_keys")
+    show_figure(token_heatmap(worked.keys, tokens.tokens, x_title="dimension of the head", decimals=3,
+                              height=int(min(420, max(200, 12 * n + 80)))),
+                key="attn_keys", name=f"keys-layer{layer_index + 1}-head{head + 1}")
 st.markdown("**3 · Scores, then softmax**: one score per key, q·k × scale"
             + (" + the model's relative-position bias" if worked.has_bias else "")
             + (", masked keys set to −∞" if not worked.allowed.all() else "")
             + "; softmax turns the row into weights that sum to 1.")
-st.plotly_chart(views.worked_scores(worked, labels), width="stretch", config=PLOT, key="attn_scores")
+show_figure(views.worked_scores(worked, labels), key="attn_scores",
+            name=f"scores-layer{layer_index + 1}-head{head + 1}-token{query_index}")
 table = {
     "position": np.arange(n),
     "key token": [visible(t) for t in tokens.tokens],
@@ -258,7 +261,8 @@ table.update({
 st.dataframe(pd.DataFrame(table), hide_index=True, width="stretch", height=min(420, 36 * n + 40), key="attn_table")
 st.markdown(f"**4 · The weighted sum of the values**: Σ weight × v over the {n} keys gives this head's "
             f"output for **{token_md}** ({d_head} numbers), which the model passes on to W_o.")
-st.plotly_chart(views.weighted_sum_bars(worked), width="stretch", config=PLOT, key="attn_sum")
+show_figure(views.weighted_sum_bars(worked), key="attn_sum",
+            name=f"weighted-sum-layer{layer_index + 1}-head{head + 1}-token{query_index}")
 model = state.current_model()
 m1, m2, m3 = st.columns(3)
 m1.metric("weights: largest difference to the model's", f"{worked.weights_max_error:.1e}")
@@ -279,8 +283,8 @@ st.markdown(
     "attends **by content** the same or related words gather together whatever their position."
 )
 projection = query_key_projection(layer, head)
-st.plotly_chart(views.query_key_scatter(projection, labels, show_text=n <= 30), width="stretch", config=PLOT,
-                key="attn_qk")
+show_figure(views.query_key_scatter(projection, labels, show_text=n <= 30), key="attn_qk",
+            name=f"queries-keys-layer{layer_index + 1}-head{head + 1}")
 st.caption(
     f"Before projecting, the keys were shifted by one common vector (length {projection.key_shift_norm:.2f}) onto "
     f"the queries' centre, and queries scaled by {projection.scale_factor:.2f} and keys by "

@@ -13,11 +13,11 @@ from core.contrastive import MAX_PAIRS, MAX_STEPS, fine_tune, info_nce, untraine
 from core.projection import pca
 from ui import state
 from ui.common import stage_header
+from ui.export import show_figure
 from ui.figures import heatmap
 from ui.labels import text_label, visible
 from ui.progress_cache import ProgressCache, digest
 
-PLOT_CONFIG = {"displaylogo": False}
 PAIRS_FILE = Path(__file__).resolve().parent.parent / "assets" / "examples" / "contrastive_pairs.tsv"
 _TRAINING = ProgressCache(max_entries=6)
 
@@ -82,14 +82,14 @@ c1.metric("InfoNCE loss (mean over rows)", f"{result.loss:.4f}")
 c2.metric("rows whose best match is their own positive", f"{result.accuracy:.0%}")
 c3.metric("chance-level loss ln(B)", f"{np.log(len(rows)):.3f}")
 left, right = st.columns(2)
-left.plotly_chart(heatmap(result.logits, x_labels=labels, y_labels=labels, colorscale="Viridis", zmid=None,
-                          title=f"cosine / τ  (τ = {temperature:g})", x_title="positive", y_title="anchor",
-                          hover="anchor %{y} · positive %{x}: %{z:.2f}", decimals=3, height=380),
-                  width="stretch", config=PLOT_CONFIG, key="con_logits")
-right.plotly_chart(heatmap(result.probabilities, x_labels=labels, y_labels=labels, colorscale="Blues", zmid=None, zmin=0, zmax=1,
-                           title="softmax of each row: p(positive j | anchor i)", x_title="positive", y_title="anchor",
-                           hover="anchor %{y} · positive %{x}: %{z:.3f}", decimals=4, height=380),
-                   width="stretch", config=PLOT_CONFIG, key="con_probs")
+show_figure(heatmap(result.logits, x_labels=labels, y_labels=labels, colorscale="Viridis", zmid=None,
+                    title=f"cosine / τ  (τ = {temperature:g})", x_title="positive", y_title="anchor",
+                    hover="anchor %{y} · positive %{x}: %{z:.2f}", decimals=3, height=380),
+            key="con_logits", name=f"infonce-logits-t{temperature:g}", container=left)
+show_figure(heatmap(result.probabilities, x_labels=labels, y_labels=labels, colorscale="Blues", zmid=None, zmin=0, zmax=1,
+                    title="softmax of each row: p(positive j | anchor i)", x_title="positive", y_title="anchor",
+                    hover="anchor %{y} · positive %{x}: %{z:.3f}", decimals=4, height=380),
+            key="con_probs", name=f"infonce-probabilities-t{temperature:g}", container=right)
 st.dataframe(pd.DataFrame({"#": labels, "anchor": [visible(x, False) for x in anchors], "positive": [visible(x, False) for x in positives],
                            "cos(anchor, positive)": np.round(np.diag(result.similarity), 4),
                            "p(correct)": np.round(np.diag(result.probabilities), 4),
@@ -145,12 +145,12 @@ if request and request[0] == digest(anchors + positives):
     curve = go.Figure(go.Scatter(x=list(range(1, len(trained.losses) + 1)), y=trained.losses, mode="lines+markers",
                                  hovertemplate="step %{x}: %{y:.4f}<extra></extra>"))
     curve.update_layout(height=260, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="step", yaxis_title="training loss")
-    st.plotly_chart(curve, width="stretch", config=PLOT_CONFIG, key="con_curve")
+    show_figure(curve, key="con_curve", name="training-loss")
     c1, c2 = st.columns(2)
     for column, title, res in ((c1, "cosine before", trained.before), (c2, "cosine after", trained.after)):
-        column.plotly_chart(heatmap(res.similarity, x_labels=labels, y_labels=labels, zmin=-1, zmax=1, title=title,
-                                    x_title="positive", y_title="anchor", decimals=3, height=340),
-                            width="stretch", config=PLOT_CONFIG, key=f"con_{title}")
+        show_figure(heatmap(res.similarity, x_labels=labels, y_labels=labels, zmin=-1, zmax=1, title=title,
+                            x_title="positive", y_title="anchor", decimals=3, height=340),
+                    key=f"con_{title}", name=f"training-{title}", container=column)
     points = pca(np.concatenate([trained.anchor_vectors_before, trained.positive_vectors_before,
                                  trained.anchor_vectors_after, trained.positive_vectors_after]), 2)
     n = len(rows)
@@ -162,4 +162,4 @@ if request and request[0] == digest(anchors + positives):
             marker=dict(symbol=symbol, size=10, color=list(range(n)) * 2, colorscale="Turbo"),
             hovertext=[text_label(s) for s in anchors + positives], hoverinfo="text"))
     figure.update_layout(height=460, margin=dict(l=10, r=10, t=30, b=10), title="anchors (A) and positives (P), one PCA of before and after")
-    st.plotly_chart(figure, width="stretch", config=PLOT_CONFIG, key="con_projection")
+    show_figure(figure, key="con_projection", name="training-projection")

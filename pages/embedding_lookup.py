@@ -10,11 +10,11 @@ from core.vocabulary import embedding_parts
 from ui import lookup_views, state
 from ui.position_views import robust_limit
 from ui.common import model_caption, stage_header, truncation_notice
+from ui.export import show_figure
 from ui.figures import heatmap
 from ui.labels import md_escape, token_label, visible
 
 WINDOW = 64            # tokens per heatmap window (keeps the page light at 256 tokens)
-PLOT = {"displaylogo": False}
 ARTICLE_VOCAB, ARTICLE_DIM = 50_000, 1_024
 
 
@@ -55,10 +55,10 @@ if n > WINDOW:
     st.caption(f"{n} tokens: one window of {WINDOW} rows at a time keeps the page light.")
 stop = min(start + WINDOW, n)
 limit = robust_limit(values)
-st.plotly_chart(
+show_figure(
     heatmap(values[start:stop], y_labels=row_labels[start:stop], x_title="dimension", decimals=3, zmin=-limit, zmax=limit,
             hover="%{y} · dim %{x}: %{z:.3f}", height=min(900, max(240, 18 * (stop - start) + 110))),
-    width="stretch", config=PLOT, key="emb_strip",
+    key="emb_strip", name=f"embedding-rows-tokens{start}-{stop - 1}",
 )
 st.caption(f"Row *t* of this picture is row *id* of the {info.vocab_size:,} × {d} table. Equal tokens have equal raw rows "
            "wherever they stand; "
@@ -114,11 +114,11 @@ stats = pd.DataFrame({
     "std": np.round(parts.vectors.std(axis=1), 4),
 })
 parts_limit = robust_limit(parts.vectors)
-st.plotly_chart(
+show_figure(
     heatmap(parts.vectors, y_labels=list(parts.names), x_title="dimension", decimals=3, hover="%{y} · dim %{x}: %{z:.3f}",
             zmin=-parts_limit, zmax=parts_limit,
             height=90 + 36 * len(parts.names)),
-    width="stretch", config=PLOT, key="emb_parts",
+    key="emb_parts", name=f"embedding-parts-token{choice}",
 )
 st.dataframe(stats, hide_index=True, width="stretch")
 if info.position_kind == "rope":

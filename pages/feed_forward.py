@@ -19,11 +19,11 @@ from core.ffn_stats import (
 from ui import ffn_views as views
 from ui import state
 from ui.common import model_caption, stage_header, truncation_notice
+from ui.export import show_figure
 from ui.labels import md_escape, visible
 
 HEATMAP_NEURONS = 40
 TOP_K = 12
-PLOT = {"displaylogo": False}
 EPS_CHOICES = [0.001, 0.01, 0.05, 0.1, 0.25]
 
 stage_header(
@@ -105,8 +105,8 @@ acts = layer.ffn_activations
 neurons = most_active_neurons(acts, HEATMAP_NEURONS)
 st.markdown(f"**Activations of layer {layer_index + 1}**: your {n} tokens × the {neurons.size} most active of its "
             f"{shape.d_ff:,} neurons (largest |activation| on any token). Red is positive, blue negative.")
-st.plotly_chart(views.activation_heatmap(acts[:, neurons], tokens.tokens, neurons), width="stretch", config=PLOT,
-                key="ffn_heatmap")
+show_figure(views.activation_heatmap(acts[:, neurons], tokens.tokens, neurons), key="ffn_heatmap",
+            name=f"ffn-activations-layer{layer_index + 1}")
 shown_values = np.abs(acts[:, neurons])
 if shown_values.size and shown_values.max() > np.percentile(shown_values, 99) * 1.5:
     st.caption(f"The colours stop at ±{np.percentile(shown_values, 99):.2f} so that one outlier does not wash out the "
@@ -120,12 +120,12 @@ st.markdown(f"**Near zero after the non-linearity**: in layer {layer_index + 1},
 h1, h2 = st.columns(2)
 with h1:
     st.caption("Share near zero, per layer")
-    st.plotly_chart(views.near_zero_bars(shares, layer_index, eps), width="stretch", config=PLOT, key="ffn_zero_bars")
+    show_figure(views.near_zero_bars(shares, layer_index, eps), key="ffn_zero_bars", name=f"ffn-near-zero-share-eps{eps:g}")
 with h2:
     st.caption(f"All activations of layer {layer_index + 1} (0.1 % at each tail clipped)")
     counts, edges = activation_histogram(acts)
-    st.plotly_chart(views.activation_histogram_figure(counts, edges, eps), width="stretch", config=PLOT,
-                    key="ffn_histogram")
+    show_figure(views.activation_histogram_figure(counts, edges, eps), key="ffn_histogram",
+                name=f"ffn-histogram-layer{layer_index + 1}")
 if shape.activation.lower().startswith("gelu") and not shape.gated:
     st.caption(f"GELU lets small negative values through (its minimum is about −0.17): the most negative value in "
                f"this layer is {float(acts.min()):.3f}. ReLU would cut every negative value to exactly 0.")
@@ -139,7 +139,8 @@ with t1:
     top_ids, top_values = top_neurons_of_token(acts, token_index, TOP_K)
     st.markdown(f"The {top_ids.size} neurons of layer {layer_index + 1} that **{md_escape(tokens.tokens[token_index])}** "
                 "fires most:")
-    st.plotly_chart(views.neuron_bars(top_ids, top_values), width="stretch", config=PLOT, key="ffn_token_neurons")
+    show_figure(views.neuron_bars(top_ids, top_values), key="ffn_token_neurons",
+                name=f"ffn-top-neurons-layer{layer_index + 1}-token{token_index}")
 with t2:
     if "ffn_neuron" not in st.session_state or not 0 <= int(st.session_state["ffn_neuron"]) < shape.d_ff:
         st.session_state["ffn_neuron"] = int(neurons[0]) if neurons.size else 0
@@ -157,8 +158,8 @@ with t2:
         }),
         hide_index=True, width="stretch",
     )
-st.plotly_chart(views.neuron_over_tokens(acts[:, neuron], tokens.tokens, highlight=tok_ids[:3]), width="stretch",
-                config=PLOT, key="ffn_neuron_tokens")
+show_figure(views.neuron_over_tokens(acts[:, neuron], tokens.tokens, highlight=tok_ids[:3]), key="ffn_neuron_tokens",
+            name=f"ffn-neuron{neuron}-layer{layer_index + 1}")
 st.caption(f"Neuron n{neuron} of layer {layer_index + 1} on every token of your text (its three strongest in orange).")
 
 # --- the residual stream ---------------------------------------------------------------------
@@ -189,19 +190,18 @@ else:
     picked = st.multiselect("Tokens to draw", range(n), key="ffn_res_tokens",
                             format_func=lambda i: f"{i}: {visible(tokens.tokens[i])}", max_selections=20)
     shown = np.asarray(picked, dtype=int)
-st.plotly_chart(views.residual_norms(stream, tokens.tokens, shown=shown), width="stretch", config=PLOT,
-                key="ffn_norms")
+show_figure(views.residual_norms(stream, tokens.tokens, shown=shown), key="ffn_norms", name="residual-stream-norms")
 st.markdown("**How much each sub-layer changed each token**: ‖vector after − vector before‖ / ‖vector before‖, "
             "per layer" + (" (including the LayerNorm that follows the addition)." if not info.pre_norm else "."))
 zmax = float(max(stream.attention_change.max(initial=0), stream.ffn_change.max(initial=0)))
 a1, a2 = st.columns(2)
-a1.plotly_chart(views.change_heatmap(stream.attention_change, tokens.tokens, title="attention", zmax=zmax),
-                width="stretch", config=PLOT, key="ffn_change_attention")
-a2.plotly_chart(views.change_heatmap(stream.ffn_change, tokens.tokens, title="feed-forward", zmax=zmax),
-                width="stretch", config=PLOT, key="ffn_change_ffn")
+show_figure(views.change_heatmap(stream.attention_change, tokens.tokens, title="attention", zmax=zmax),
+            key="ffn_change_attention", name="residual-change-attention", container=a1)
+show_figure(views.change_heatmap(stream.ffn_change, tokens.tokens, title="feed-forward", zmax=zmax),
+            key="ffn_change_ffn", name="residual-change-ffn", container=a2)
 st.markdown("**What each sub-layer adds, layer by layer**: the norm of the attention output and of the FFN output, "
             "relative to the stream they are added to (mean over your tokens).")
-st.plotly_chart(views.layer_change_bars(stream), width="stretch", config=PLOT, key="ffn_layer_bars")
+show_figure(views.layer_change_bars(stream), key="ffn_layer_bars", name="residual-change-by-layer")
 att, ffn = stream.attention_update.mean(), stream.ffn_update.mean()
 st.caption(f"Averaged over all layers and tokens, attention adds a vector {att:.0%} as long as the stream and the "
            f"FFN one {ffn:.0%} as long.")

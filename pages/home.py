@@ -6,6 +6,7 @@ import streamlit as st
 
 from ui import classroom, state
 from ui.common import model_caption, truncation_notice
+from ui.export import show_figure
 from ui.figures import vector_bar
 from ui.labels import md_escape, visible
 from ui.tokens import show_chips
@@ -66,7 +67,7 @@ if trace is not None:
     cols[0].metric("dimensions", f"{vector.size}")
     cols[1].metric("L2 norm", f"{np.linalg.norm(vector):.4f}")
     cols[2].metric("pooling", pooled_name + (" + normalise" if info.normalizes else ""))
-    st.plotly_chart(vector_bar(vector), width="stretch", config={"displaylogo": False})
+    show_figure(vector_bar(vector), key="home_embedding", name="final-embedding")
     st.caption(
         f"This is what sentence-transformers' `encode` returns for this text with {md_escape(info.model_id)}; "
         "every number above was computed just now from the loaded model."

@@ -10,9 +10,9 @@ from core import ExplorerError
 from core.pipeline import reconstruct
 from ui import state
 from ui.common import model_caption, stage_header, truncation_notice
+from ui.export import show_figure
 from ui.labels import md_escape
 
-PLOT_CONFIG = {"displaylogo": False}
 STAGE_PAGES = [
     ("Tokenization", "pages/tokenization.py"),
     ("Embedding lookup", "pages/embedding_lookup.py"),
@@ -64,7 +64,7 @@ for index, (title, shape) in enumerate(boxes):
 figure.update_xaxes(visible=False, range=[-0.1, len(boxes) * 1.2])
 figure.update_yaxes(visible=False, range=[-0.1, 1.1])
 figure.update_layout(height=160, margin=dict(l=0, r=0, t=0, b=0), plot_bgcolor="white")
-st.plotly_chart(figure, width="stretch", config={"displaylogo": False, "staticPlot": True}, key="pipe_diagram")
+show_figure(figure, config={"staticPlot": True}, key="pipe_diagram", name="pipeline-diagram")
 links = st.columns(len(STAGE_PAGES))
 for column, (label, path) in zip(links, STAGE_PAGES):
     column.page_link(path, label=label)

@@ -15,13 +15,12 @@ from core.pooling import max_pooling_winners
 from core.similarity import cosine_matrix, pair_contributions
 from ui import state
 from ui.common import model_caption, stage_header, truncation_notice
+from ui.export import show_figure
 from ui.figures import heatmap, matrix_grid, token_heatmap
 from ui.labels import md_escape, text_label, unique_labels, visible
 from ui.pooling_state import (
     EXAMPLE_SETS, MAX_SENTENCES, STS_FILES, embed_set, idf_for, read_lines, sts_result, sts_sentences,
 )
-
-PLOT_CONFIG = {"displaylogo": False}
 
 
 def pooling_names(trace) -> list[str]:
@@ -105,13 +104,13 @@ with tab_compare:
     pooled = {name: pool(name, hidden, None, token_idf).numpy()[0] for name in names}
 
     st.subheader("The last layer's token vectors, and what each pooling makes of them")
-    st.plotly_chart(token_heatmap(hidden, trace.tokens.tokens, title=f"last hidden state: {T} tokens × {d}", decimals=3),
-                    width="stretch", config=PLOT_CONFIG, key="pool_hidden")
+    show_figure(token_heatmap(hidden, trace.tokens.tokens, title=f"last hidden state: {T} tokens × {d}", decimals=3),
+                key="pool_hidden", name="last-hidden-state")
     rows = np.stack([pooled[n] for n in names])
-    st.plotly_chart(
+    show_figure(
         heatmap(rows, y_labels=[label(n, native) for n in names], x_title="dimension", decimals=3,
                 title="pooled vectors (before normalisation), one row per pooling", height=90 + 42 * len(names)),
-        width="stretch", config=PLOT_CONFIG, key="pool_rows",
+        key="pool_rows", name="pooled-vectors",
     )
     reference = pooled[native] if native in pooled else pooled["mean"]
     table = pd.DataFrame(
@@ -134,7 +133,7 @@ with tab_compare:
     )
     figure = go.Figure(go.Bar(x=unique_labels(trace.tokens.tokens), y=wins, hovertemplate="%{x}: wins %{y} dimensions<extra></extra>"))
     figure.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10), yaxis_title="dimensions won", xaxis_type="category")
-    st.plotly_chart(figure, width="stretch", config=PLOT_CONFIG, key="pool_max_wins")
+    show_figure(figure, key="pool_max_wins", name="max-pooling-wins")
     top = int(wins.argmax())
     st.caption(f"Most dimensions won by “{md_escape(trace.tokens.tokens[top])}” (position {top}): {int(wins[top])} of {d}.")
 
@@ -180,7 +179,7 @@ with tab_similarity:
             st.stop()
         short = [f"{i + 1}. {text_label(s, 40)}" for i, s in enumerate(sentences)]
         matrices = {label(n, native): cosine_matrix(vectors[n]) for n in names}
-        st.plotly_chart(matrix_grid(matrices, short), width="stretch", config=PLOT_CONFIG, key="pool_matrices")
+        show_figure(matrix_grid(matrices, short), key="pool_matrices", name="cosine-matrices-by-pooling")
         st.dataframe(pd.DataFrame({"#": range(1, len(sentences) + 1), "sentence": [visible(s, show_spaces=False) for s in sentences]}),
                      hide_index=True, width="stretch")
 
@@ -210,7 +209,7 @@ with tab_similarity:
                          zmin=-limit, zmax=limit, x_title="sentence B tokens", y_title="sentence A tokens", decimals=5,
                          hover="%{y} × %{x}: %{z:.5f}",
                          title=f"token-pair shares of cos = {split.cosine:.4f} (they sum to {split.contributions.sum():.4f})")
-        st.plotly_chart(figure, width="stretch", config=PLOT_CONFIG, key="pool_pairs")
+        show_figure(figure, key="pool_pairs", name=f"token-pairs-{chosen}-s{first + 1}-s{second + 1}")
         pairs = pd.DataFrame(
             [(visible(split.tokens_a[i]), visible(split.tokens_b[j]), value) for i, j, value in split.top_pairs(8)],
             columns=["token in A", "token in B", "share of the score"],
@@ -276,7 +275,7 @@ with tab_sts:
             figure = go.Figure(go.Bar(x=scores["pooling"], y=scores["Spearman × 100"], text=scores["Spearman × 100"],
                                       hovertemplate="%{x}: %{y:.2f}<extra></extra>"))
             figure.update_layout(height=320, margin=dict(l=10, r=10, t=10, b=10), yaxis_title="Spearman × 100")
-            st.plotly_chart(figure, width="stretch", config=PLOT_CONFIG, key="pool_sts_bars")
+            show_figure(figure, key="pool_sts_bars", name="sts-spearman-by-pooling")
             st.dataframe(scores, hide_index=True, width="stretch")
             shown = st.selectbox("Scatter for", list(result.spearman), format_func=lambda n: label(n, native), key="pool_sts_scatter",
                                  index=list(result.spearman).index(native) if native in result.spearman else 0)
@@ -285,6 +284,6 @@ with tab_sts:
                                              hovertemplate="gold %{x:.2f} · cosine %{y:.3f}<extra></extra>"))
             scatter.update_layout(height=380, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="human score (0–5)",
                                   yaxis_title=f"cosine ({label(shown, native)})")
-            st.plotly_chart(scatter, width="stretch", config=PLOT_CONFIG, key="pool_sts_points")
+            show_figure(scatter, key="pool_sts_points", name=f"sts-scatter-{shown}")
     elif content is None and source == "Upload a CSV":
         st.info("Upload a file to evaluate it.")

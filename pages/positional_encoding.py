@@ -20,10 +20,10 @@ from core.tokenization import validate_text
 from ui import position_views as views
 from ui import state
 from ui.common import model_caption, stage_header, truncation_notice
+from ui.export import show_figure
 from ui.figures import heatmap
 from ui.labels import md_escape
 
-PLOT = {"displaylogo": False}
 WINDOW = 64   # positions per positions × dimensions heatmap (the T × T views always show every position)
 KIND = {
     "learned": "a learned table of absolute positions: one trained row per position, added to the token's row",
@@ -87,16 +87,17 @@ sin_view = st.radio("Show", ["the encoding (positions × dimensions)", "dot prod
                     horizontal=True, key="pos_sin_view")
 if sin_view.startswith("the encoding"):
     start, stop = _window(n, "pos_sin_window")
-    st.plotly_chart(heatmap(encoding[start:stop], y_labels=[str(p) for p in range(start, stop)], x_title="dimension",
-                            y_title="position", decimals=3, zmin=-1, zmax=1,
-                            hover="position %{y} · dim %{x}: %{z:.3f}"), width="stretch", config=PLOT, key="pos_sin_heat")
+    show_figure(heatmap(encoding[start:stop], y_labels=[str(p) for p in range(start, stop)], x_title="dimension",
+                        y_title="position", decimals=3, zmin=-1, zmax=1,
+                        hover="position %{y} · dim %{x}: %{z:.3f}"), key="pos_sin_heat",
+                name=f"sinusoidal-encoding-positions{start}-{stop - 1}")
 else:
     sin_dots = dot_products(encoding)
-    st.plotly_chart(heatmap(sin_dots, x_title="position", y_title="position", decimals=2, colorscale="Viridis", zmid=None,
-                            hover="positions %{y} · %{x}: %{z:.2f}"), width="stretch", config=PLOT, key="pos_sin_dots")
+    show_figure(heatmap(sin_dots, x_title="position", y_title="position", decimals=2, colorscale="Viridis", zmid=None,
+                        hover="positions %{y} · %{x}: %{z:.2f}"), key="pos_sin_dots", name="sinusoidal-dot-products")
 sin_profile = offset_profile(dot_products(encoding))
-st.plotly_chart(views.offset_figure(sin_profile, title="Sinusoids: dot product by distance", y_title="PE[m]·PE[n]"),
-                width="stretch", config=PLOT, key="pos_sin_profile")
+show_figure(views.offset_figure(sin_profile, title="Sinusoids: dot product by distance", y_title="PE[m]·PE[n]"),
+            key="pos_sin_profile", name="sinusoidal-dot-product-by-distance")
 st.caption(f"Numeric check on these {n} positions: along every diagonal (same distance) the dot products differ by at most "
            f"{sin_profile.max_spread:.1e} (of values up to {sin_profile.scale:.0f}): they depend only on the distance.")
 
@@ -117,17 +118,17 @@ if info.position_kind in ("learned", "learned+relative") and trace.embeddings.po
     if learned_view.startswith("position rows"):
         limit = views.robust_limit(rows)
         start, stop = _window(n, "pos_learned_window")
-        st.plotly_chart(heatmap(rows[start:stop], y_labels=[str(p) for p in range(start, stop)], x_title="dimension",
-                                y_title="position", decimals=3, zmin=-limit, zmax=limit,
-                                hover="position %{y} · dim %{x}: %{z:.3f}"),
-                        width="stretch", config=PLOT, key="pos_learned_heat")
+        show_figure(heatmap(rows[start:stop], y_labels=[str(p) for p in range(start, stop)], x_title="dimension",
+                            y_title="position", decimals=3, zmin=-limit, zmax=limit,
+                            hover="position %{y} · dim %{x}: %{z:.3f}"),
+                    key="pos_learned_heat", name=f"learned-positions{start}-{stop - 1}")
         st.caption(f"Colours saturate at ±{limit:.3f} (99 % of the values are smaller); hover shows the exact value.")
     else:
-        st.plotly_chart(heatmap(learned_cos, x_title="position", y_title="position", decimals=3, zmin=-1, zmax=1,
-                                hover="positions %{y} · %{x}: %{z:.3f}"), width="stretch", config=PLOT, key="pos_learned_cos")
+        show_figure(heatmap(learned_cos, x_title="position", y_title="position", decimals=3, zmin=-1, zmax=1,
+                            hover="positions %{y} · %{x}: %{z:.3f}"), key="pos_learned_cos", name="learned-positions-cosine")
     learned_profile = offset_profile(learned_cos)
-    st.plotly_chart(views.offset_figure(learned_profile, title="Learned rows: cosine similarity by distance", y_title="cosine"),
-                    width="stretch", config=PLOT, key="pos_learned_profile")
+    show_figure(views.offset_figure(learned_profile, title="Learned rows: cosine similarity by distance", y_title="cosine"),
+                key="pos_learned_profile", name="learned-positions-cosine-by-distance")
     st.caption(
         f"Nobody told the model to make nearby positions alike, yet training did: similarity falls with distance. "
         f"Unlike the sinusoids it is not a function of distance alone: along one diagonal it varies by up to "
@@ -151,21 +152,21 @@ elif info.position_kind == "rope" and trace.embeddings.rotary_angles is not None
         f"i + {info.d_head // 2}); at position p pair i is turned by p·θᵢ. The angles below are the ones the model "
         "computed for your text (shown wrapped to −π…π)."
     )
-    st.plotly_chart(heatmap(angles, x_title="dimension pair", y_title="position", decimals=3, colorscale="Twilight",
-                            zmin=-np.pi, zmax=np.pi, hover="position %{y} · pair %{x}: %{z:.3f} rad"),
-                    width="stretch", config=PLOT, key="pos_rope_angles")
+    show_figure(heatmap(angles, x_title="dimension pair", y_title="position", decimals=3, colorscale="Twilight",
+                        zmin=-np.pi, zmax=np.pi, hover="position %{y} · pair %{x}: %{z:.3f} rad"),
+                key="pos_rope_angles", name=f"rope-angles-layer{layer_index}")
     if frequencies is not None:
         st.caption(f"Radians per position step: {frequencies[0]:.3f} for pair 0 down to {frequencies[-1]:.2e} for pair "
                    f"{len(frequencies) - 1}.")
     state.clamp_choice("pos_rope_pair", angles.shape[1])
     pair = st.slider("Dimension pair", 0, angles.shape[1] - 1, key="pos_rope_pair") if angles.shape[1] > 1 else 0
     circle = views.rotation_figure(rotation_path(angles, pair), title=f"Pair {pair}: one vector (1, 0) placed at each position")
-    st.plotly_chart(circle, width="stretch", config=PLOT, key="pos_rope_circle")
+    show_figure(circle, key="pos_rope_circle", name=f"rope-rotation-pair{pair}")
     if n >= 2:
         check = rope_offset_check(layer.query, layer.key, angles, head=0, query_token=0, key_token=1)
         figure = views.offset_figure(check.profile, title="q·k of the same two vectors at every pair of positions, by distance",
                                      y_title="q·k")
-        st.plotly_chart(figure, width="stretch", config=PLOT, key="pos_rope_profile")
+        show_figure(figure, key="pos_rope_profile", name=f"rope-qk-by-distance-layer{layer_index}")
         st.caption(
             f"Numeric check, layer {layer_index}, head 0: the query of token 0 and the key of token 1, with the model's "
             f"rotation undone, were placed at all {n} × {n} pairs of positions and rotated again. Along every diagonal "

@@ -12,10 +12,10 @@ from core.datasets import (
 from core.projection import POINT_CAPS, ProjectionParams, kmeans_labels, nearest_neighbours, pca
 from ui import state
 from ui.common import stage_header
+from ui.export import show_figure
 from ui.labels import md_escape, text_label, token_label, visible
 from ui.projection_state import EXAMPLE_SETS, MAX_EMBED, MAX_TYPED, embeddings, example_frame, projection
 
-PLOT_CONFIG = {"displaylogo": False}
 DEFAULT_TOKENS_TEXT = "I sat on the bank of the river.\nThe bank approved my loan.\nShe deposited cash at the bank.\nWe fished from the grassy bank."
 
 
@@ -179,7 +179,8 @@ for group in pd.unique(groups):
 figure.update_layout(height=620, margin=dict(l=10, r=10, t=30, b=10), legend_title_text=colour,
                      title=f"{len(points):,} points · {method.upper()} {dims}-D" +
                      ("" if layer is None else f" · layer {layer} of {info.n_layers}"))
-event = st.plotly_chart(figure, width="stretch", config=PLOT_CONFIG, key="proj_plot", on_select="rerun", selection_mode="points")
+event = show_figure(figure, key="proj_plot", name=f"projection-{method}-{dims}d" + ("" if layer is None else f"-layer{layer}"),
+                    on_select="rerun", selection_mode="points")
 
 # ----------------------------------------------------------------------- neighbours
 selected = None
@@ -235,6 +236,6 @@ if len(vectors_tok) >= 3:
         hoverinfo="text",
     ))
     tok_fig.update_layout(height=520, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="PC 1", yaxis_title="PC 2")
-    st.plotly_chart(tok_fig, width="stretch", config=PLOT_CONFIG, key="proj_tokens_plot")
+    show_figure(tok_fig, key="proj_tokens_plot", name=f"token-projection-layer{token_layer}")
 elif lines:
     st.warning("Type sentences with at least 3 tokens in all.")

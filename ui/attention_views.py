@@ -62,7 +62,7 @@ def head_grid(
         x0 = col * (width + gap_x)
         y1 = 1.0 - row * (height + gap_y)
         traces.append(go.Heatmap(
-            z=values[index], x=col_labels, y=row_labels, coloraxis="coloraxis", hoverongaps=False,
+            z=values[index], x=col_labels, y=row_labels, coloraxis="coloraxis", hoverongaps=False, name=head_names[index],
             xaxis="x" + suffix, yaxis="y" + suffix,
             hovertemplate=f"{head_names[index]}<br>%{{y}} → %{{x}}: %{{z:.3f}}<extra></extra>",
         ))

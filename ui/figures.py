@@ -85,6 +85,7 @@ def matrix_grid(matrices: dict, labels, *, zmin: float = -1.0, zmax: float = 1.0
     for index, name in enumerate(names):
         figure.add_trace(
             go.Heatmap(z=np.round(np.asarray(matrices[name], dtype=np.float32), 3), x=labels, y=labels, zmin=zmin, zmax=zmax,
+                       name=str(name),
                        colorscale=colorscale, coloraxis="coloraxis", hovertemplate=hover + "<extra>" + name + "</extra>"),
             row=index // columns + 1, col=index % columns + 1,
         )

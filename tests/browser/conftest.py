@@ -132,3 +132,38 @@ def screenshot(page, name: str) -> Path:
     page.screenshot(path=str(path), full_page=True)
     page.set_viewport_size(size)
     return path
+
+
+def export_download(page, key: str, fmt: str, directory: Path) -> Path:
+    """Open the Export popover under the chart with ``key``, click its ``fmt`` button (png, svg, csv, json)
+    and return the downloaded file. The download is generated on click (deferred) and does not rerun the page."""
+    from playwright.sync_api import expect
+
+    wait_for_app(page)
+    opener = page.locator(f".st-key-{key}__export button").first
+    button = page.locator(f".st-key-{key}__export_{fmt} button")
+    for attempt in range(3):  # a closed popover keeps its buttons in the page, off screen; a rerun may close it
+        opener.scroll_into_view_if_needed()
+        opener.click()
+        try:
+            expect(button).to_be_in_viewport(timeout=5_000)
+            break
+        except AssertionError:
+            if attempt == 2:
+                raise
+            wait_for_app(page)
+    with page.expect_download(timeout=90_000) as download:
+        button.click()
+    path = directory / download.value.suggested_filename
+    download.value.save_as(path)
+    page.keyboard.press("Escape")  # close the popover again
+    page.mouse.move(1, 1)  # and leave no tooltip or focus ring over later screenshots
+    page.evaluate("() => document.activeElement && document.activeElement.blur()")
+    return path
+
+
+def read_csv_download(path: Path) -> list[list[str]]:
+    import csv
+
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.reader(handle))

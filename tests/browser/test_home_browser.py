@@ -2,7 +2,7 @@
 
 import pytest
 
-from .conftest import assert_no_error_text, screenshot, set_text, wait_for_app
+from .conftest import assert_no_error_text, export_download, read_csv_download, screenshot, set_text, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -47,3 +47,21 @@ def test_the_trace_downloads_as_npz(page, tmp_path):
     data = np.load(path)
     assert data["input_ids"].tolist() == [101, 1996, 4937, 2938, 4895, 3270, 9397, 6588, 102]
     assert data["attentions"].shape == (6, 12, 9, 9)
+
+
+def test_the_final_embedding_exports_as_png_svg_and_csv(page, tmp_path):
+    page.goto(page.base_url)
+    wait_for_app(page, ".ee-chip")
+    png = export_download(page, "home_embedding", "png", tmp_path)
+    assert png.name == "final-embedding.png" and png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    svg = export_download(page, "home_embedding", "svg", tmp_path)
+    assert svg.name == "final-embedding.svg" and svg.read_bytes().lstrip().startswith(b"<svg")
+    rows = read_csv_download(export_download(page, "home_embedding", "csv", tmp_path))
+    assert rows[0] == ["trace", "type", "x", "y"] and len(rows) == 1 + 384
+    values = [float(row[3]) for row in rows[1:]]
+    shown = page.locator('[data-testid="stMetric"]', has_text="L2 norm").locator('[data-testid="stMetricValue"]').inner_text()
+    assert abs(sum(v * v for v in values) ** 0.5 - float(shown)) < 2e-3  # the bars' numbers give the norm shown
+    assert_no_error_text(page)
+    page.locator(".st-key-home_embedding__export button").first.click()
+    page.wait_for_timeout(400)
+    screenshot(page, "export-popover")

@@ -2,18 +2,21 @@
 
 import pytest
 
-from .conftest import assert_no_error_text, screenshot, set_text, wait_for_app
+from .conftest import assert_no_error_text, export_download, read_csv_download, screenshot, set_text, wait_for_app
 
 pytestmark = pytest.mark.browser
 
 
-def test_pooling_page(page):
+def test_pooling_page(page, tmp_path):
     page.goto(page.base_url + "/pooling")
     wait_for_app(page, "text=6 · Pooling")
     set_text(page, "Rivers flow into the sea")
     page.wait_for_selector("text=Max pooling, laid open")
     assert page.locator(".js-plotly-plot").count() >= 3
     screenshot(page, "pooling-compared")
+    rows = read_csv_download(export_download(page, "pool_max_wins", "csv", tmp_path))
+    assert rows[0] == ["trace", "type", "x", "y"] and "rivers" in [row[2] for row in rows[1:]]
+    assert sum(int(row[3]) for row in rows[1:]) == 384  # every dimension is won by one token
 
     page.get_by_role("tab", name="Similarity, explained").click()
     page.wait_for_selector("text=Why are these two similar?")

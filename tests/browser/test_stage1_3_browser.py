@@ -6,7 +6,7 @@ from ui.tokenization_views import LONG_EXAMPLE
 
 from ..hostile import HOSTILE_TEXTS
 
-from .conftest import assert_no_error_text, screenshot, set_text, wait_for_app
+from .conftest import assert_no_error_text, export_download, read_csv_download, screenshot, set_text, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -62,13 +62,17 @@ def test_tokenization_shows_markup_as_text(page):
     assert_no_error_text(page)  # includes: no alert() dialog opened
 
 
-def test_embedding_lookup_page(page):
+def test_embedding_lookup_page(page, tmp_path):
     open_page(page, "embedding_lookup", '[data-testid="stPlotlyChart"]')
     wait_for_text(page, "9 ids → 9 rows of the 30,522 × 384 table → 9 × 384")
     wait_for_text(page, "11,720,448")
     set_text(page, "The cat sat on the mat")
     wait_for_text(page, "8 ids → 8 rows of the 30,522 × 384 table → 8 × 384")
     assert page.locator('[data-testid="stPlotlyChart"]').count() >= 2
+    rows = read_csv_download(export_download(page, "emb_strip", "csv", tmp_path))  # the 8 × 384 rows shown
+    assert len(rows) == 1 + 8 and rows[0][1:4] == ["0", "1", "2"] and len(rows[0]) == 1 + 384
+    assert [row[0] for row in rows[1:3]] == ["0: [CLS] · id 101", "1: the · id 1996"]
+    assert all(-10 < float(value) < 10 for value in rows[2][1:])
     assert_no_error_text(page)
     full_screenshot(page, "stage2_embedding_lookup")
     for name in ("emoji_zwj", "arabic_hebrew", "zero_width_control"):
@@ -77,12 +81,15 @@ def test_embedding_lookup_page(page):
         assert_no_error_text(page)
 
 
-def test_positional_encoding_page(page):
+def test_positional_encoding_page(page, tmp_path):
     open_page(page, "positional_encoding", '[data-testid="stPlotlyChart"]')
     wait_for_text(page, "cosine similarity, position information removed")
     wait_for_text(page, "1.000000")
     set_text(page, "Position matters here")
     wait_for_text(page, "5 positions → 5 × 384 position rows")
+    rows = read_csv_download(export_download(page, "pos_learned_heat", "csv", tmp_path))
+    assert rows[0][0] == "position" and [row[0] for row in rows[1:]] == ["0", "1", "2", "3", "4"]
+    assert len(rows[0]) == 1 + 384
     box = page.get_by_label("Text B")
     box.fill("A dog was bitten by a cat")
     box.press("Enter")

@@ -3,7 +3,7 @@
 import pytest
 
 from ..hostile import HOSTILE_TEXTS
-from .conftest import assert_no_error_text, screenshot, set_text, wait_for_app
+from .conftest import assert_no_error_text, export_download, read_csv_download, screenshot, set_text, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -13,7 +13,7 @@ def _selected(page, key):
     return page.locator(f".st-key-{key} input").input_value()
 
 
-def test_attention_page_draws_and_a_click_on_the_overview_opens_that_head(page):
+def test_attention_page_draws_and_a_click_on_the_overview_opens_that_head(page, tmp_path):
     page.goto(page.base_url + "/attention")
     wait_for_app(page, "text=Every head at a glance")
     set_text(page, "The bank of the river flooded the bank")
@@ -26,6 +26,12 @@ def test_attention_page_draws_and_a_click_on_the_overview_opens_that_head(page):
     assert "river" in page.locator('.st-key-attn_map[data-stale="false"]').first.inner_text()
     assert_no_error_text(page)
     screenshot(page, "attention")
+    # The enlarged map's numbers: a row per query, a column per key, every row a softmax (sums to 1).
+    path = export_download(page, "attn_map", "csv", tmp_path)
+    assert path.name == "attention-layer1-head1.csv"
+    rows = read_csv_download(path)
+    assert "river" in rows[0] and [row[0] for row in rows[1:]] == rows[0][1:]
+    assert all(abs(sum(float(v) for v in row[1:]) - 1) < 0.01 for row in rows[1:])
 
     # Click the square of layer 4, head 7 in the layers × heads overview.
     squares = page.locator(".st-key-attn_overview .scatterlayer .trace").first.locator("path.point")
@@ -43,13 +49,16 @@ def test_attention_page_draws_and_a_click_on_the_overview_opens_that_head(page):
     screenshot(page, "attention-opened-from-overview")
 
 
-def test_feed_forward_page_draws(page):
+def test_feed_forward_page_draws(page, tmp_path):
     page.goto(page.base_url + "/feed_forward")
     wait_for_app(page, "text=The residual stream")
     page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 8")
     body = page.inner_text("body")
     assert "384 → 1,536 → 384" in body and "GELU" in body
     assert page.locator(".st-key-ffn_heatmap .js-plotly-plot").count() == 1
+    rows = read_csv_download(export_download(page, "ffn_heatmap", "csv", tmp_path))
+    assert [row[0] for row in rows[1:]] == ["[CLS]", "the", "cat", "sat", "un", "##ha", "##pp", "##ily", "[SEP]"]
+    assert len(rows[0]) == 1 + 40  # the 40 most active neurons drawn
     assert_no_error_text(page)
     screenshot(page, "feed-forward")
 

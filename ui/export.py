@@ -1,0 +1,149 @@
+"""Every chart with its export control: ``show_figure`` draws a Plotly figure and, under it, an *Export*
+popover with PNG, SVG, CSV and JSON downloads.
+
+All four are deferred: nothing is computed until a button is clicked, and a click does not rerun the
+page. PNG and SVG are rendered on the server by kaleido, which drives a headless Chromium (Debian's
+``chromium``: packages.txt on Streamlit Community Cloud, the Dockerfile's apt-get line in Docker). One
+Chromium export runs at a time in the whole process (a hosted app serves many sessions from one
+process). Where the server has no Chromium, PNG and SVG are disabled with a note; CSV and JSON
+(``ui.figure_data``) always work.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+import threading
+from collections.abc import Callable
+from functools import lru_cache
+
+import streamlit as st
+
+from .figure_data import figure_csv, figure_json
+
+logger = logging.getLogger("explorer.export")
+
+BASE_CONFIG = {"displaylogo": False}
+IMAGE_SCALE = 2
+IMAGE_WIDTH = 1200           # px before scaling, about the width of a chart on the wide page
+LOCK_WAIT_S = 120            # a click waits at most this long for another session's export
+_KALEIDO_LOCK = threading.Lock()
+# Streamlit's categorical chart colours (its Plotly template holds placeholders the browser fills in).
+STREAMLIT_COLORWAY = ["#0068c9", "#83c9ff", "#ff2b2b", "#ffabab", "#29b09d", "#7defa1", "#ff8700", "#ffd16a",
+                      "#6d3fc0", "#d5dae5"]
+_BROWSER_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
+
+
+class ExportFailed(RuntimeError):
+    """A download could not be produced. Streamlit logs it and the button says "Failed to generate file
+    for download"; the message never reaches the page."""
+
+
+def safe_file_name(name: str, default: str = "figure") -> str:
+    """A file name any OS accepts: letters, digits, '.', '_' and '-' only, at most 80 characters."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", str(name)).strip("-._")[:80].strip("-._")
+    return cleaned or default
+
+
+@lru_cache(maxsize=1)
+def chromium_path() -> str | None:
+    """The Chromium/Chrome kaleido will drive, found once per process (None: PNG/SVG export is off)."""
+    try:
+        import kaleido  # noqa: F401
+    except ImportError:
+        logger.warning("kaleido is not installed: PNG and SVG export are off")
+        return None
+    path = None
+    try:
+        from choreographer.browsers.chromium import Chromium
+
+        path = Chromium.find_browser(skip_local=False)
+    except Exception:  # noqa: BLE001 - a finder that breaks means "not found"
+        path = None
+    path = path or next((found for name in _BROWSER_NAMES if (found := shutil.which(name))), None)
+    if path is None:
+        logger.warning("no Chromium or Chrome on this server: PNG and SVG export are off")
+    return path
+
+
+def styled_for_export(fig):
+    """A copy of ``fig`` that looks like the chart on the page: white background, Streamlit's colours (the page
+    applies its theme in the browser; kaleido sees only the figure) and margins that grow to fit the tick labels."""
+    import plotly.graph_objects as go
+
+    copy = go.Figure(fig)
+    copy.update_layout(template="plotly_white")
+    if not fig.layout.colorway:
+        copy.update_layout(colorway=STREAMLIT_COLORWAY)
+    copy.update_xaxes(automargin=True)
+    copy.update_yaxes(automargin=True)
+    return copy
+
+
+def render_image(fig, image_format: str, *, scale: float = IMAGE_SCALE) -> bytes:
+    """``fig`` as PNG or SVG bytes, rendered by kaleido; one render at a time in this process."""
+    styled = styled_for_export(fig)
+    if not _KALEIDO_LOCK.acquire(timeout=LOCK_WAIT_S):
+        raise ExportFailed("another image export is still running")
+    try:
+        width = fig.layout.width or IMAGE_WIDTH
+        return styled.to_image(format=image_format, scale=scale, width=width, height=fig.layout.height or None)
+    finally:
+        _KALEIDO_LOCK.release()
+
+
+def _deferred(produce: Callable[[], bytes], what: str) -> Callable[[], bytes]:
+    """The zero-argument callable a download button runs on click. A failure is logged in one line and
+    re-raised as ExportFailed (the user sees Streamlit's generic "Failed to generate file for download",
+    never a stack trace; no file with the wrong content is handed out)."""
+
+    def run() -> bytes:
+        try:
+            return produce()
+        except Exception as error:  # noqa: BLE001 - whatever broke, the user gets the same short answer
+            logger.warning("export of %s failed: %s: %s", what, type(error).__name__, error)
+            raise ExportFailed(f"could not produce {what}") from None
+
+    return run
+
+
+def _merged_config(name: str, config: dict | None) -> dict:
+    merged = {**BASE_CONFIG, **(config or {})}
+    merged["toImageButtonOptions"] = {"filename": name, "scale": IMAGE_SCALE, **(merged.get("toImageButtonOptions") or {})}
+    return merged
+
+
+def show_figure(fig, *, key: str, name: str, container=st, config: dict | None = None, **plotly_chart_kwargs):
+    """Draw ``fig`` with ``container.plotly_chart`` (full width, no Plotly logo, the camera icon saving
+    ``<name>.png`` at 2×) and an *Export* popover under it. Returns what ``plotly_chart`` returns (the
+    selection event where ``on_select`` is given). Every widget key is derived from ``key``."""
+    name = safe_file_name(name)
+    merged = _merged_config(name, config)
+    plotly_chart_kwargs.setdefault("width", "stretch")
+    result = container.plotly_chart(fig, key=key, config=merged, **plotly_chart_kwargs)
+    export_control(fig, key=key, name=name, container=container,
+                   has_camera=not merged.get("staticPlot") and merged.get("displayModeBar", True) is not False)
+    return result
+
+
+def export_control(fig, *, key: str, name: str, container=st, has_camera: bool = True) -> None:
+    """The compact *Export* popover: PNG, SVG (server-side, need Chromium), CSV, JSON (always)."""
+    images_off = chromium_path() is None
+    no_images = ("This server has no Chromium, which PNG and SVG export need."
+                 + (" The camera icon in the chart's toolbar still saves a PNG." if has_camera else ""))
+    with container.popover("Export", icon=":material/download:", type="tertiary", key=f"{key}__export",
+                           help="Download this chart as an image or the numbers behind it"):
+        for fmt, label, icon, mime, make, is_image in (
+            ("png", "PNG image", ":material/image:", "image/png", lambda: render_image(fig, "png"), True),
+            ("svg", "SVG image", ":material/draw:", "image/svg+xml", lambda: render_image(fig, "svg"), True),
+            ("csv", "CSV data", ":material/table:", "text/csv", lambda: figure_csv(fig).encode("utf-8"), False),
+            ("json", "JSON data", ":material/data_object:", "application/json",
+             lambda: figure_json(fig).encode("utf-8"), False),
+        ):
+            disabled = is_image and images_off
+            st.download_button(
+                label, data=_deferred(make, f"{name}.{fmt}"), file_name=f"{name}.{fmt}", mime=mime,
+                key=f"{key}__export_{fmt}", on_click="ignore", icon=icon, disabled=disabled, width="stretch",
+                help=no_images if disabled else None,
+            )
