@@ -42,5 +42,10 @@ state.sidebar()
 with st.sidebar:
     classroom.presentation_toggle()
 classroom.tour_bar(PATH_BY_TITLE.get(navigation.title, ""))
-navigation.run()
+try:
+    navigation.run()
+except Exception as error:  # noqa: BLE001 - one page's bug must not take the frame down (reruns/stops are BaseException)
+    from ui.common import page_failed
+
+    page_failed(error)
 classroom.write_link()

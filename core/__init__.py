@@ -18,6 +18,7 @@ from .errors import (
     InputTextError,
     ModelIntegrityError,
     ModelLoadError,
+    ModelTooLargeError,
     UnsupportedArchitectureError,
 )
 from .hooks import count_registered_hooks
@@ -29,7 +30,7 @@ from .trace import EmbeddingStage, LayerTrace, Trace, trace_text
 
 __all__ = [
     "ARCHITECTURES", "Architecture", "BUNDLED_MODEL_ID", "DeviceError", "EmbeddingStage", "ExplorerError",
-    "ExplorerModel", "InputTextError", "LayerTrace", "ModelInfo", "ModelIntegrityError", "ModelLoadError",
+    "ExplorerModel", "InputTextError", "LayerTrace", "ModelInfo", "ModelIntegrityError", "ModelLoadError", "ModelTooLargeError",
     "POOLING_FUNCTIONS", "POOLING_LABELS", "TokenizedText", "Trace", "Truncation", "UnsupportedArchitectureError",
     "available_devices", "build_model_from_config", "count_registered_hooks", "embed_texts", "gpt2_tokenizer",
     "l2_normalize", "load_model", "pool", "resolve_device", "supported_model_types", "tokenize", "trace_text",

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import ExplorerError
+from .text_files import decode_text
 
 MAX_ROWS = 200_000
 MAX_TEXT_CHARS = 10_000
@@ -53,13 +54,7 @@ def read_table(content: bytes, filename: str, *, max_rows: int = MAX_ROWS) -> pd
     elif kind == "npy":
         raise DatasetError("A .npy file holds vectors only; upload the texts as a table beside it.")
     else:
-        if b"\x00" in content[:4096]:
-            raise DatasetError(f"'{filename}' looks like a binary file, not text.")
-        try:
-            text = content.decode("utf-8-sig")
-        except UnicodeDecodeError as error:
-            line = content[: error.start].count(b"\n") + 1
-            raise DatasetError(f"'{filename}', line {line}: not valid UTF-8. Save the file as UTF-8.") from error
+        text = decode_text(content, f"'{filename}'", DatasetError)
         if kind == "txt":
             frame = pd.DataFrame({"text": [line for line in text.splitlines()]})
         else:

@@ -12,6 +12,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from .device_fallback import run_with_cpu_fallback
 from .errors import InputTextError
 from .loading import ExplorerModel
 from .pooling import l2_normalize, pool
@@ -36,14 +37,26 @@ def embed_texts(
     progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     idf: np.ndarray | None = None,
+    on_device_fallback: Callable[[str], None] | None = None,
 ) -> np.ndarray | dict[str, np.ndarray]:
     """Embed ``texts``: [N, d] for one pooling (the model's native one by default), or a dict of
     name → [N, d] when ``pooling`` is a list, all from one forward pass per batch.
 
     ``normalize`` defaults to what the model's own pipeline does; ``layer`` pools the hidden
     state after that layer (0 = embedding output) instead of the last one. ``idf`` is a
-    vocabulary-sized weight vector (core.idf.idf_weights) for the 'idf' pooling.
+    vocabulary-sized weight vector (core.idf.idf_weights) for the 'idf' pooling. If the GPU runs
+    out of memory the texts are embedded on the CPU and ``on_device_fallback`` gets the message.
     """
+    vectors, _ = run_with_cpu_fallback(
+        explorer,
+        lambda model: _embed_on(model, texts, pooling=pooling, normalize=normalize, batch_size=batch_size, layer=layer,
+                                progress=progress, should_stop=should_stop, idf=idf),
+        notify=on_device_fallback,
+    )
+    return vectors
+
+
+def _embed_on(explorer: ExplorerModel, texts, *, pooling, normalize, batch_size, layer, progress, should_stop, idf):
     if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
         raise InputTextError("Expected a list of texts.")
     if len(texts) == 0:

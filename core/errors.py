@@ -23,6 +23,10 @@ class ModelIntegrityError(ModelLoadError):
     """A bundled model file failed its checksum."""
 
 
+class ModelTooLargeError(ModelLoadError):
+    """The model is larger than this server's cap; refused before its weights were fetched."""
+
+
 class UnsupportedArchitectureError(ModelLoadError):
     """The model loaded, but the tracer does not know where its activations live."""
 

@@ -9,6 +9,7 @@ tokenizer's.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import logging
 import os
@@ -23,7 +24,7 @@ from . import attention_probe  # noqa: F401  (registers the probe attention func
 from .architectures import Architecture, architecture_for, supported_model_types
 from .bundled import BUNDLED_MODEL_ALIASES, BUNDLED_MODEL_ID, bundled_model_dir, verify_bundled_model
 from .devices import resolve_device
-from .errors import ModelLoadError, UnsupportedArchitectureError
+from .errors import ModelLoadError, ModelTooLargeError, UnsupportedArchitectureError
 from .model_info import ModelInfo
 from .tokenization import tokenizer_algorithm
 
@@ -60,11 +61,31 @@ class ExplorerModel:
         # run it at once (each hook also checks its own recorder; this is the second guard).
         self.lock = threading.RLock()
         self.modules_by_path = dict(model.named_modules())
+        self._cpu_twin: ExplorerModel | None = None
+        self._twin_lock = threading.Lock()
         _LOADED.add(self)
 
     @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
+
+    def cpu_twin(self) -> "ExplorerModel":
+        """A CPU copy of this model (same weights), made on first use: where work goes when the
+        accelerator runs out of memory (core.device_fallback). The CPU model is its own twin."""
+        if str(self.info.device) == "cpu" and self.device.type == "cpu":
+            return self
+        with self._twin_lock:
+            if self._cpu_twin is None:
+                from transformers import AutoModel
+
+                config = copy.deepcopy(self.model.config)
+                twin = AutoModel.from_config(config, attn_implementation=config._attn_implementation).float()
+                # weights copied tensor by tensor to host memory: no second copy on the full device
+                twin.load_state_dict({name: tensor.detach().to("cpu") for name, tensor in self.model.state_dict().items()})
+                twin.eval().requires_grad_(False)
+                info = dataclasses.replace(self.info, device="cpu")
+                self._cpu_twin = ExplorerModel(twin, self.tokenizer, self.architecture, info, self.source_dir)
+            return self._cpu_twin
 
     def module(self, path: str):
         return self.model.get_submodule(path)
@@ -180,6 +201,45 @@ def _explain_load_failure(model_id: str, source_label: str, error: Exception) ->
     return f"Could not load the model from '{model_id}': {text[:300]}"
 
 
+DEFAULT_MAX_MODEL_MB = 2000  # float32 weights in memory; a Community Cloud app has about 2.7 GB in all
+
+
+def max_model_megabytes() -> float | None:
+    """The size cap for models this process loads: $EXPLORER_MAX_MODEL_MB (0 = no cap), 2000 MB by default."""
+    raw = os.environ.get("EXPLORER_MAX_MODEL_MB", "").strip()
+    try:
+        value = float(raw) if raw else DEFAULT_MAX_MODEL_MB
+    except ValueError:
+        value = DEFAULT_MAX_MODEL_MB
+    return None if value <= 0 else value
+
+
+def estimated_parameters(config) -> int:
+    """Parameter count of the model ``config`` describes, without its weights: the model is built
+    on torch's meta device (shapes only, no memory, nothing downloaded)."""
+    from transformers import AutoModel
+
+    with torch.device("meta"):
+        skeleton = AutoModel.from_config(copy.deepcopy(config))
+    return int(sum(p.numel() for p in skeleton.parameters()))
+
+
+def _refuse_if_too_large(display_id: str, config) -> None:
+    cap = max_model_megabytes()
+    if cap is None:
+        return
+    try:
+        parameters = estimated_parameters(config)
+    except Exception:  # noqa: BLE001 - an exotic config: from_pretrained will judge it
+        return
+    megabytes = parameters * 4 / 2**20  # the explorer always runs in float32
+    if megabytes > cap:
+        raise ModelTooLargeError(
+            f"'{display_id}' has {parameters / 1e6:,.0f} million parameters ({megabytes:,.0f} MB in float32); this server "
+            f"loads models up to {cap:,.0f} MB (EXPLORER_MAX_MODEL_MB), so its weights were not downloaded."
+        )
+
+
 def _count(config, *names, default=None):
     for name in names:
         value = getattr(config, name, None)
@@ -218,6 +278,8 @@ def load_model(model_id: str | None = None, device: str | None = None, *, verify
             f"'{display_id}' is a {getattr(config, 'model_type', 'unknown')!r} model; the tracer knows where the "
             f"activations live only for: {', '.join(supported_model_types())}."
         )
+    if not is_bundled:
+        _refuse_if_too_large(display_id, config)  # before a single weight file is fetched
     attn = "eager" if architecture.attention_probe == "mpnet" else attention_probe.EXPLORER_ATTENTION
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, **load_kwargs)

@@ -18,6 +18,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
+from .device_fallback import run_with_cpu_fallback
 from .loading import ExplorerModel
 from .pooling import l2_normalize, pool
 from .tokenization import tokenize
@@ -249,6 +250,13 @@ def position_ablation(explorer: ExplorerModel, plan: AblationPlan | None = None)
 def embed_one(explorer: ExplorerModel, text: str) -> tuple[np.ndarray, tuple[str, ...]]:
     """(the model's native sentence embedding of ``text``, its tokens): one plain forward pass,
     pooled and normalised the way the model's own pipeline does."""
+    if _ABLATING.get() is not None:  # the ablation hooks live on this model: no CPU copy mid-experiment
+        return _embed_one_on(explorer, text)
+    result, _ = run_with_cpu_fallback(explorer, lambda model: _embed_one_on(model, text))
+    return result
+
+
+def _embed_one_on(explorer: ExplorerModel, text: str) -> tuple[np.ndarray, tuple[str, ...]]:
     info, arch = explorer.info, explorer.architecture
     tokens = tokenize(explorer.tokenizer, text, info.max_seq_length)
     device = explorer.device

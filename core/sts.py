@@ -20,6 +20,7 @@ from .embedding import embed_texts
 from .errors import ExplorerError
 from .idf import idf_weights
 from .loading import ExplorerModel
+from .text_files import decode_text
 
 MAX_STS_PAIRS = 20_000
 
@@ -59,13 +60,7 @@ def read_sts(source: str | Path | bytes, *, max_pairs: int = MAX_STS_PAIRS) -> S
             raw = Path(source).read_bytes()
         except OSError as error:
             raise StsFormatError(f"Cannot read the STS file: {error.strerror or error}.") from error
-    if b"\x00" in raw[:4096]:
-        raise StsFormatError("This is a binary file, not an STS CSV (sentence1,sentence2,score per line).")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        raise StsFormatError(f"Line {line}: the file is not valid UTF-8 (byte {error.start}). Save it as UTF-8.") from error
+    text = decode_text(raw, "The STS file", StsFormatError)
     if not text.strip():
         raise StsFormatError("The STS file is empty.")
     first, second, scores = [], [], []

@@ -7,13 +7,14 @@ returns an immutable ``Trace`` of numpy arrays on the CPU.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Mapping, Sequence
 
 import numpy as np
 import torch
 
+from .device_fallback import run_with_cpu_fallback
 from .hooks import HookRecorder
 from .loading import ExplorerModel
 from .model_info import ModelInfo
@@ -64,6 +65,8 @@ class Trace:
     # every recorded activation by dotted name (plain dicts so a trace pickles into st.cache_data;
     # the arrays themselves are read-only)
     activations: Mapping[str, np.ndarray] = field(repr=False)
+    # set when the accelerator failed and this trace was computed on the CPU (core.device_fallback)
+    device_note: str | None = None
 
     @property
     def text(self) -> str:
@@ -219,7 +222,15 @@ def trace_text(
     max_length: int | None = None,
 ) -> Trace:
     """Trace ``text`` through ``explorer``'s model. ``token_weights`` (by token id, or one per
-    token) adds an IDF-style weighted mean to the pooled vectors."""
+    token) adds an IDF-style weighted mean to the pooled vectors. If the GPU runs out of memory
+    the trace is computed on the CPU and ``Trace.device_note`` says so."""
+    trace, note = run_with_cpu_fallback(
+        explorer, lambda model: _trace_on(model, text, token_weights=token_weights, max_length=max_length)
+    )
+    return trace if note is None else replace(trace, device_note=note)
+
+
+def _trace_on(explorer: ExplorerModel, text: str, *, token_weights, max_length) -> Trace:
     info, arch = explorer.info, explorer.architecture
     tokens = tokenize(explorer.tokenizer, text, max_length or info.max_seq_length)
     device = explorer.device

@@ -15,7 +15,7 @@ from ui import state
 from ui.common import stage_header
 from ui.export import show_figure
 from ui.figures import heatmap
-from ui.labels import text_label, visible
+from ui.labels import md_escape, text_label, visible
 from ui.progress_cache import ProgressCache, digest
 
 PAIRS_FILE = Path(__file__).resolve().parent.parent / "assets" / "examples" / "contrastive_pairs.tsv"
@@ -73,7 +73,7 @@ temperature = st.slider("Temperature τ", 0.01, 1.0, 0.05, 0.01, key="con_temper
 try:
     a, b = batch_vectors(model_id, device, "trained", anchors, positives)
 except ExplorerError as error:
-    st.warning(str(error))
+    st.warning(md_escape(str(error)))
     st.stop()
 result = info_nce(a, b, temperature)
 
@@ -137,7 +137,7 @@ if request and request[0] == digest(anchors + positives):
                                                                   learning_rate=request[3], temperature=request[4],
                                                                   progress=progress))
     except ExplorerError as error:
-        st.warning(str(error))
+        st.warning(md_escape(str(error)))
         st.stop()
     bar.empty()
     stop_slot.empty()

@@ -102,7 +102,7 @@ try:
         st.caption("Special tokens sit apart: their rows were trained for a role, not a meaning, "
                    "so their 'neighbours' are mostly noise.")
 except Exception as error:  # noqa: BLE001 - a page never shows a stack trace
-    st.warning(f"Could not search the table: {type(error).__name__}: {str(error)[:200]}")
+    st.warning(f"Could not search the table: {type(error).__name__}: {md_escape(str(error)[:200])}")
 
 # -- 4 · raw row vs what enters layer 1 ---------------------------------------------------------
 st.subheader("The raw row, and what actually enters layer 1")

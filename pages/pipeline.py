@@ -76,7 +76,7 @@ model = state.current_model()
 try:
     rebuilt = reconstruct(model, trace.text)
 except ExplorerError as error:
-    st.info(str(error))
+    st.info(md_escape(str(error)))
 else:
     st.dataframe(pd.DataFrame([(s.name, " × ".join(map(str, s.shape)), s.description) for s in rebuilt.steps],
                               columns=["step", "shape", "what it does"]), hide_index=True, width="stretch")
@@ -97,8 +97,9 @@ other = st.text_input("Compare your text with", value="A feline rested on the ru
 try:
     second = state.cached_trace(st.session_state[state.MODEL_KEY], st.session_state[state.DEVICE_KEY], other)
 except ExplorerError as error:
-    st.warning(str(error))
+    st.warning(md_escape(str(error)))
 else:
+    truncation_notice(second, whose="The text to compare with")
     a, b = trace.native_embedding, second.native_embedding
     cosine = float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
     reading = ("nearly the same meaning" if cosine > 0.8 else "closely related" if cosine > 0.55 else

@@ -97,7 +97,7 @@ with tab_compare:
         corpus, corpus_label = idf_corpus(trace)
         idf = idf_for(st.session_state[state.MODEL_KEY], st.session_state[state.DEVICE_KEY], corpus)
     except ExplorerError as error:
-        st.warning(str(error))
+        st.warning(md_escape(str(error)))
         st.stop()
     token_idf = idf[trace.tokens.input_ids]
     names = pooling_names(trace)
@@ -175,7 +175,7 @@ with tab_similarity:
                 vectors = embed_set(st.session_state[state.MODEL_KEY], st.session_state[state.DEVICE_KEY], tuple(sentences),
                                     tuple(names), idf)
         except ExplorerError as error:
-            st.warning(str(error))
+            st.warning(md_escape(str(error)))
             st.stop()
         short = [f"{i + 1}. {text_label(s, 40)}" for i, s in enumerate(sentences)]
         matrices = {label(n, native): cosine_matrix(vectors[n]) for n in names}
@@ -197,7 +197,7 @@ with tab_similarity:
             trace_a = state.cached_trace(st.session_state[state.MODEL_KEY], st.session_state[state.DEVICE_KEY], sentences[first])
             trace_b = state.cached_trace(st.session_state[state.MODEL_KEY], st.session_state[state.DEVICE_KEY], sentences[second])
         except ExplorerError as error:
-            st.warning(str(error))
+            st.warning(md_escape(str(error)))
             st.stop()
         split = pair_contributions(
             trace_a.last_hidden_state, trace_b.last_hidden_state, chosen,

@@ -194,10 +194,10 @@ try:
         result = views.word_order(st.session_state[state.MODEL_KEY], st.session_state[state.DEVICE_KEY], text_a, text_b)
 except ExplorerError as error:
     result = None
-    st.warning(str(error))
+    st.warning(md_escape(str(error)))
 except Exception as error:  # noqa: BLE001 - a page never shows a stack trace
     result = None
-    st.error(f"The experiment failed: {type(error).__name__}: {str(error)[:200]}")
+    st.error(f"The experiment failed: {type(error).__name__}: {md_escape(str(error)[:200])}")
 if result is not None:
     cols = st.columns(2)
     cols[0].metric("cosine similarity, as the model computes it", f"{result.cosine:.6f}")

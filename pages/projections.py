@@ -62,7 +62,7 @@ def load_input():
             st.caption(f"{chosen.dropped_empty:,} empty rows skipped.")
         return chosen
     except (DatasetError, ExplorerError) as error:
-        st.error(str(error))
+        st.error(md_escape(str(error)))
         return None
 
 
@@ -131,7 +131,7 @@ else:
     try:
         vectors = embeddings(*key, progress=progress)
     except ExplorerError as error:
-        st.error(str(error))
+        st.error(md_escape(str(error)))
         st.stop()
     bar.empty()
     stop_slot.empty()
@@ -149,7 +149,7 @@ try:
     with st.spinner(message):
         points = projection(vectors, params)
 except ExplorerError as error:
-    st.error(str(error))
+    st.error(md_escape(str(error)))
     st.stop()
 if method == "umap":
     st.session_state["_umap_warm"] = True
@@ -213,13 +213,16 @@ st.markdown("Every token of a few sentences at one layer, projected with PCA. Wa
             "start together at layer 0 (same embedding row) and drift apart as attention mixes in context.")
 token_text = st.text_area("A few sentences, one per line (at most 8)", value=DEFAULT_TOKENS_TEXT, key="proj_tokens_text", height=120)
 token_layer = st.slider("Layer", 0, info.n_layers, info.n_layers, key="proj_token_layer")
-lines = [line.strip() for line in token_text.splitlines() if line.strip()][:8]
+all_lines = [line.strip() for line in token_text.splitlines() if line.strip()]
+lines = all_lines[:8]
+if len(all_lines) > 8:
+    st.info(f"Only the first 8 of your {len(all_lines):,} lines are drawn: every token of each one becomes a point.")
 vectors_tok, labels_tok, sentence_of = [], [], []
 for number, line in enumerate(lines):
     try:
         trace = state.cached_trace(st.session_state[state.MODEL_KEY], st.session_state[state.DEVICE_KEY], line)
     except ExplorerError as error:
-        st.warning(f"Line {number + 1}: {error}")
+        st.warning(f"Line {number + 1}: {md_escape(str(error))}")
         continue
     hidden = trace.hidden_states[token_layer]
     for position, token in enumerate(trace.tokens.tokens):

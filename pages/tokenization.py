@@ -78,7 +78,7 @@ if trace is not None:
                 st.caption("They differ (and the article's own ids do not match its tokens). The page always shows what the "
                            "loaded tokenizer does, not what the article printed.")
         except ExplorerError as error:
-            st.warning(str(error))
+            st.warning(md_escape(str(error)))
 
 # -- 2 · two tokenizers side by side ----------------------------------------------------------------
 st.subheader("Two tokenizers, same text")
@@ -92,7 +92,7 @@ try:
     ]
 except ExplorerError as error:
     splits = []
-    st.info(f"Nothing to compare yet: {error}")
+    st.info(f"Nothing to compare yet: {md_escape(str(error))}")
 if splits:
     st.markdown(
         "The same characters, cut by two vocabularies. WordPiece marks a piece that continues a word with `##`; "
@@ -114,7 +114,7 @@ if splits:
                 st.html(chips_with_words_html(shown, limit=SIDE_CHIP_LIMIT, title=title,
                                               special_roles=special_roles(special_tokens(tokenizer))))
             except ExplorerError as error:
-                st.warning(str(error))
+                st.warning(md_escape(str(error)))
     model_split, gpt2_split = splits[0][1], splits[1][1]
     rows = []
     for index, (start, end) in enumerate(model_split.word_spans[:WORD_TABLE_LIMIT]):
@@ -169,7 +169,7 @@ if trace is not None:
         chunks = chunk_document(model.tokenizer, text, info.max_seq_length, overlap=overlap)
     except ExplorerError as error:
         chunks = []
-        st.warning(str(error))
+        st.warning(md_escape(str(error)))
     if chunks:
         st.caption(f"{len(chunks)} chunk{'s' if len(chunks) != 1 else ''}; every one was re-tokenized on its own and fits.")
         st.dataframe(
@@ -203,7 +203,7 @@ with left:
     try:
         st.code(visible(id_to_token(model.tokenizer, token_id)), language=None)
     except ExplorerError as error:
-        st.warning(str(error))
+        st.warning(md_escape(str(error)))
 with right:
     st.session_state.setdefault("tok_lookup_token", "cat")
     query = st.text_input("token → id", key="tok_lookup_token", max_chars=200,
@@ -217,4 +217,4 @@ with right:
         pieces = " · ".join(f"{md_escape(p)} ({i})" for p, i in zip(found.pieces, found.piece_ids))
         st.caption(f"Typed as text it becomes: {pieces or '(nothing: the tokenizer drops these characters)'}")
     except ExplorerError as error:
-        st.warning(str(error))
+        st.warning(md_escape(str(error)))

@@ -50,7 +50,7 @@ def test_unknown_model_keeps_the_current_one():
     app = _run()
     app.sidebar.text_input[0].set_value("no-such-owner/no-such-model-xyz").run()
     assert not app.exception
-    errors = " ".join(e.value for e in app.sidebar.error)
+    errors = " ".join(e.value for e in app.sidebar.error).replace("\\", "")  # Markdown-escaped
     assert "no-such-owner/no-such-model-xyz" in errors and "Still using" in errors
     assert list(app.dataframe[0].value["id"])[:2] == [101, 1996]  # still traced by the bundled model
 

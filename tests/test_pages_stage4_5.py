@@ -329,3 +329,17 @@ def test_one_token_text_on_a_decoder(tiny_gpt2_folder):
             assert z.shape == (1, 1) and z[0, 0] == pytest.approx(1.0)
         else:
             assert len(chart(app, "ffn_norms")["data"]) == 2  # the token and the mean
+
+
+@pytest.mark.parametrize("n_heads, n_tokens", [(16, 5), (12, 3), (20, 7), (32, 16), (1, 1)])
+def test_the_head_grid_lays_out_any_head_count(n_heads, n_tokens):
+    """Float rounding once put a domain at -5.6e-17 for 16 heads (bert-large, Qwen3-Embedding) and Plotly refused it."""
+    from ui.attention_views import head_grid
+
+    maps = np.full((n_heads, n_tokens, n_tokens), 1.0 / n_tokens)
+    labels = [f"t{i}" for i in range(n_tokens)]
+    for ticks in (True, False):
+        figure = head_grid(maps, labels, labels, head_names=[f"head {h}" for h in range(n_heads)], show_ticks=ticks)
+        for axis in [name for name in figure.layout if name.startswith(("xaxis", "yaxis"))]:
+            low, high = figure.layout[axis].domain
+            assert 0.0 <= low < high <= 1.0

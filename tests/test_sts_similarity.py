@@ -52,7 +52,7 @@ def test_cli_reproduces_the_published_test_split_score():
         (b"a,b,1\nc,d\n", "Line 2: expected 3 columns"),
         (b"a,b,1\nc,d,7.5\n", "Line 2: the score 7.5 is outside 0"),
         (b"a,b,1\nc,,2\n", "Line 2: a sentence is empty"),
-        (b"a,b,1\n\xff\xfe bad,x,2\n", "Line 2: the file is not valid UTF-8"),
+        (b"a,b,1\n\xff\xfe bad,x,2\n", "line 2: not valid UTF-8"),
         (b"\x00\x01\x02binary", "binary"),
         (b"a,b,1\n", "at least 2 pairs"),
     ],

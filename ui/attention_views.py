@@ -67,11 +67,11 @@ def head_grid(
             hovertemplate=f"{head_names[index]}<br>%{{y}} → %{{x}}: %{{z:.3f}}<extra></extra>",
         ))
         layout["xaxis" + suffix] = dict(
-            domain=[x0, x0 + width], anchor="y" + suffix, type="category", tickangle=-60, tickfont=dict(size=9),
+            domain=[x0, min(1.0, x0 + width)], anchor="y" + suffix, type="category", tickangle=-60, tickfont=dict(size=9),
             showgrid=False, matches=None if index == 0 else "x",
             showticklabels=show_ticks and (row == rows - 1 or index + columns >= n_heads))
         layout["yaxis" + suffix] = dict(
-            domain=[y1 - height, y1], anchor="x" + suffix, type="category", autorange="reversed", tickfont=dict(size=9),
+            domain=[max(0.0, y1 - height), y1], anchor="x" + suffix, type="category", autorange="reversed", tickfont=dict(size=9),
             showgrid=False, matches=None if index == 0 else "y", showticklabels=show_ticks and col == 0)
         name = f"<b>{head_names[index]} ▼</b>" if index == selected else head_names[index]
         titles.append(dict(text=name, x=x0 + width / 2, y=y1, xref="paper", yref="paper", xanchor="center",

@@ -9,6 +9,7 @@ control character in a token can be seen rather than silently vanish.
 from __future__ import annotations
 
 import html
+import re
 import unicodedata
 
 _VISIBLE_SPACE = {" ": "␣", "\n": "⏎", "\t": "⇥"}
@@ -60,6 +61,19 @@ def unique_labels(tokens) -> list[str]:
 _MARKDOWN_SPECIAL = set("\\`*_{}[]()#+-.!|<>~$:")
 
 
+# Streamlit's Markdown turns bare URLs, www. names and e-mail addresses into links even when every
+# character is escaped; an invisible word joiner (U+2060) inside the pattern keeps them plain text.
+_AUTOLINKS = (
+    (re.compile(r"(\\:)(?=//)"), "\\1\u2060"),                  # scheme://
+    (re.compile(r"(?i)(www)(?=\\\.)"), "\\1\u2060"),             # www.
+    (re.compile(r"@"), "\u2060@"),                                 # name@host
+)
+
+
 def md_escape(text: str) -> str:
-    """Escape Markdown (and Streamlit's :color[] / $LaTeX$) so user text in st.markdown stays literal."""
-    return "".join("\\" + char if char in _MARKDOWN_SPECIAL else char for char in visible(text.replace("\n", " "), show_spaces=False))
+    """Escape Markdown (and Streamlit's :color[] / $LaTeX$, and its autolinks) so user text in
+    st.markdown, st.error and friends stays literal."""
+    escaped = "".join("\\" + char if char in _MARKDOWN_SPECIAL else char for char in visible(text.replace("\n", " "), show_spaces=False))
+    for pattern, replacement in _AUTOLINKS:
+        escaped = pattern.sub(replacement, escaped)
+    return escaped

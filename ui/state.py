@@ -18,6 +18,8 @@ from core import BUNDLED_MODEL_ID, ExplorerError, available_devices, load_model,
 from core.loading import ExplorerModel
 from core.trace import Trace
 
+from .labels import md_escape
+
 DEFAULT_TEXT = "The cat sat unhappily"
 MODEL_KEY = "model_id"           # the model this session successfully loaded
 DEVICE_KEY = "device"
@@ -124,7 +126,7 @@ def sidebar() -> None:
             )
             _switch_model_if_asked()
             if st.session_state.get(MODEL_ERROR_KEY) and st.session_state.get("_model_failed"):
-                st.error(st.session_state[MODEL_ERROR_KEY] + f"\n\nStill using {st.session_state[MODEL_KEY]}.")
+                st.error(md_escape(st.session_state[MODEL_ERROR_KEY]) + f"\n\nStill using {md_escape(st.session_state[MODEL_KEY])}.")
             devices = ["auto", *available_devices()]
             st.selectbox("Device", devices, key=DEVICE_KEY, help="auto picks CUDA, then Apple MPS, then the CPU.")
         _trace_download()
@@ -138,9 +140,9 @@ def current_model() -> ExplorerModel | None:
         with st.spinner("Loading the model (first time only)…"):
             return cached_model(st.session_state[MODEL_KEY], st.session_state[DEVICE_KEY])
     except ExplorerError as error:
-        st.error(str(error))
+        st.error(md_escape(str(error)))
     except Exception as error:  # noqa: BLE001
-        st.error(f"The model could not be loaded: {type(error).__name__}: {str(error)[:300]}")
+        st.error(f"The model could not be loaded: {type(error).__name__}: {md_escape(str(error)[:300])}")
     return None
 
 
@@ -152,11 +154,14 @@ def current_trace() -> Trace | None:
     text = st.session_state.get(TEXT_KEY, "")
     try:
         with st.spinner("Tracing the text through the model…"):
-            return cached_trace(st.session_state[MODEL_KEY], st.session_state[DEVICE_KEY], text)
+            trace = cached_trace(st.session_state[MODEL_KEY], st.session_state[DEVICE_KEY], text)
+        if trace.device_note:
+            st.warning(trace.device_note, icon=":material/memory:")
+        return trace
     except ExplorerError as error:
-        st.warning(str(error))
+        st.warning(md_escape(str(error)))
     except Exception as error:  # noqa: BLE001
-        st.error(f"Tracing failed: {type(error).__name__}: {str(error)[:300]}")
+        st.error(f"Tracing failed: {type(error).__name__}: {md_escape(str(error)[:300])}")
     return None
 
 
