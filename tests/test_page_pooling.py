@@ -1,24 +1,17 @@
 """The pooling page under AppTest."""
 
-from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
+
+from tests.apptest_pages import open_page as open_app_page
 
 from .hostile import HOSTILE_TEXTS
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 PAGE = "pages/pooling.py"
 
 
 def open_page(text=None):
-    app = AppTest.from_file(APP, default_timeout=300)
-    app.run()
-    if text is not None:
-        app.session_state["text"] = text
-    app.switch_page(PAGE).run()
-    assert not app.exception, app.exception
-    return app
+    return open_app_page(PAGE, **({} if text is None else {"text": text}))
 
 
 def test_pooling_page_compares_poolings_and_explains_similarity():

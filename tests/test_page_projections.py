@@ -1,24 +1,17 @@
 """The projections page under AppTest: example sets, typed lines, uploads good and bad."""
 
 import io
-from pathlib import Path
 
 import numpy as np
 import pytest
-from streamlit.testing.v1 import AppTest
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
+from tests.apptest_pages import open_page as open_app_page
+
 PAGE = "pages/projections.py"
 
 
 def open_page(**state):
-    app = AppTest.from_file(APP, default_timeout=300)
-    app.run()
-    for key, value in state.items():
-        app.session_state[key] = value
-    app.switch_page(PAGE).run()
-    assert not app.exception, app.exception
-    return app
+    return open_app_page(PAGE, **state)
 
 
 def neighbours(app):

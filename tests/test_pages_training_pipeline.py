@@ -1,20 +1,8 @@
 """The contrastive-training and end-to-end pages under AppTest."""
 
-from pathlib import Path
-
-from streamlit.testing.v1 import AppTest
-
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
 
 
-def open_page(page, **state):
-    app = AppTest.from_file(APP, default_timeout=300)
-    app.run()
-    for key, value in state.items():
-        app.session_state[key] = value
-    app.switch_page(page).run()
-    assert not app.exception, app.exception
-    return app
+from tests.apptest_pages import open_page
 
 
 def metric(app, label):

@@ -1,6 +1,8 @@
 import threading
 import time
 
+import pytest
+
 from ui.progress_cache import ProgressCache, digest
 
 
@@ -34,3 +36,35 @@ def test_one_computation_per_key_across_threads():
 def test_digest_separates_items():
     assert digest(["ab", "c"]) != digest(["a", "bc"])
     assert digest(["x"]) == digest(("x",))
+
+
+class _Stopped(BaseException):
+    """Like Streamlit's RerunException when a visitor presses Stop: a BaseException raised mid-run."""
+
+
+def test_a_stopped_computation_leaves_the_cache_usable():
+    cache = ProgressCache(max_entries=2)
+
+    def interrupted():
+        raise _Stopped()
+
+    for _ in range(3):
+        with pytest.raises(_Stopped):
+            cache.get_or_compute("texts", interrupted)
+    assert "texts" not in cache and cache._key_locks == {}  # nothing half-stored, no lock left behind
+    assert cache.get_or_compute("texts", lambda: 42) == 42
+
+
+def test_a_stopped_embedding_leaves_the_model_usable(bundled):
+    from core import embed_texts
+    from core.embedding import EmbeddingStopped
+    from core.hooks import live_recorder_hooks
+
+    texts = [f"sentence number {i}" for i in range(100)]
+    calls = []
+    with pytest.raises(EmbeddingStopped) as stopped:
+        embed_texts(bundled, texts, batch_size=16, should_stop=lambda: calls.append(1) or len(calls) > 2)
+    assert (stopped.value.done, stopped.value.total) == (32, 100)
+    assert live_recorder_hooks() == 0
+    again = embed_texts(bundled, texts[:3])
+    assert again.shape == (3, bundled.info.d_model) and not bundled.lock._is_owned()

@@ -53,17 +53,20 @@ class ProgressCache:
         with self._lock:
             key_lock = self._key_locks.setdefault(key, threading.Lock())
         with key_lock:  # a second session asking for the same key waits for the first
-            found = self.get(key)
-            if found is not None:
-                return found
-            value = compute()
-            with self._lock:
-                self._values[key] = value
-                self._values.move_to_end(key)
-                while len(self._values) > self.max_entries:
-                    self._values.popitem(last=False)
-                self._key_locks.pop(key, None)
-            return value
+            try:
+                found = self.get(key)
+                if found is not None:
+                    return found
+                value = compute()  # a Stop (Streamlit's rerun exception) or an error leaves nothing half-stored
+                with self._lock:
+                    self._values[key] = value
+                    self._values.move_to_end(key)
+                    while len(self._values) > self.max_entries:
+                        self._values.popitem(last=False)
+                return value
+            finally:
+                with self._lock:
+                    self._key_locks.pop(key, None)
 
     def clear(self) -> None:
         with self._lock:
