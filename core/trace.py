@@ -39,7 +39,7 @@ class LayerTrace:
     query: np.ndarray                      # [H, T, d_head] after RoPE / q-norm where the model has them
     key: np.ndarray                        # [H, T, d_head] (grouped KV heads repeated per query head)
     value: np.ndarray                      # [H, T, d_head]
-    attention_scores: np.ndarray           # [H, T, T] q·k × scale (+ MPNet's relative bias), before mask and softmax
+    attention_bias: np.ndarray | None      # [H, T, T] MPNet's relative position bias added to the scores, else None
     attention_allowed: np.ndarray          # [T, T] bool: query t may attend to key s (padding, causal, sliding window)
     attention_probs: np.ndarray            # [H, T, T] softmax rows, as the model used them
     attention_context: np.ndarray          # [H, T, d_head] probs @ V, as it enters the output projection
@@ -50,6 +50,15 @@ class LayerTrace:
     output: np.ndarray                     # [T, d] the block's output
     attention_scale: float
     rotary_angles: np.ndarray | None       # [T, d_head/2] for RoPE layers
+
+    @cached_property
+    def attention_scores(self) -> np.ndarray:
+        """[H, T, T] q·k × scale (+ MPNet's relative bias), before mask and softmax. Derived from the
+        recorded Q and K when first asked for rather than stored: at 256 tokens it is a third of a trace."""
+        scores = np.matmul(self.query, self.key.transpose(0, 2, 1)) * np.float32(self.attention_scale)
+        if self.attention_bias is not None:
+            scores = scores + self.attention_bias
+        return _frozen(scores.astype(np.float32, copy=False))
 
 
 @dataclass(frozen=True)
@@ -111,6 +120,15 @@ def _numpy(tensor: torch.Tensor) -> np.ndarray:
     # (checked for every family against independent references in tests/test_trace_reference.py);
     # the read-only flag stops anyone downstream from writing through the shared memory.
     return _frozen(tensor.detach().to("cpu", torch.float32).numpy())
+
+
+def _recorded(activations: Mapping[str, np.ndarray], name: str, tensor: torch.Tensor) -> np.ndarray:
+    """The activation array already made for ``name`` when it holds exactly ``tensor``'s values (one
+    object, so a pickled trace carries it once), else a new array (e.g. grouped KV heads repeated)."""
+    recorded = activations.get(name)
+    if recorded is not None and recorded.shape == tuple(tensor.shape):
+        return recorded
+    return _numpy(tensor)
 
 
 def _plan_hooks(recorder: HookRecorder, explorer: ExplorerModel) -> None:
@@ -185,7 +203,7 @@ def _attention(records: dict, explorer: ExplorerModel, index: int, seq: int):
         key = _heads(records[f"{path}.hook_key"], info.n_heads).float()
         value = _heads(records[f"{path}.hook_value"], info.n_heads).float()
         scale = float(records[f"{path}.hook_scale"])
-        scores = query @ key.transpose(-1, -2) * scale
+        bias = None
         probs = records[f"{path}.hook_pattern"][0].float()
         allowed = _allowed(records.get(f"{path}.hook_mask"), seq)
     else:
@@ -196,11 +214,12 @@ def _attention(records: dict, explorer: ExplorerModel, index: int, seq: int):
         scores = query @ key.transpose(-1, -2) * scale
         bias = records.get(f"{path}.hook_position_bias")
         if bias is not None:
-            scores = scores + bias[0].float()
+            bias = bias[0].float()
+            scores = scores + bias
         mask = records.get(f"{path}.hook_mask")
         allowed = _allowed(mask, seq)
         probs = torch.softmax(scores + (mask[0].float() if mask is not None else 0.0), dim=-1)
-    return path, query, key, value, scores, allowed, probs, scale
+    return path, query, key, value, bias, allowed, probs, scale
 
 
 def _token_weight_vector(tokens: TokenizedText, token_weights) -> np.ndarray | None:
@@ -259,7 +278,7 @@ def _trace_on(explorer: ExplorerModel, text: str, *, token_weights, max_length) 
     layers = []
     for index in range(info.n_layers):
         block = arch.layer_path(index, "")
-        path, query, key, value, scores, allowed, probs, scale = _attention(records, explorer, index, seq)
+        path, query, key, value, bias, allowed, probs, scale = _attention(records, explorer, index, seq)
         out_proj = arch.layer_path(index, arch.attention_out_proj)
         block_input = records[f"{block}.hook_in"][0]
         attention_output = records[f"{out_proj}.hook_out"][0]
@@ -274,10 +293,10 @@ def _trace_on(explorer: ExplorerModel, text: str, *, token_weights, max_length) 
                 index=index,
                 path=block,
                 input=activations[f"{block}.hook_in"],
-                query=_numpy(query),
-                key=_numpy(key),
-                value=_numpy(value),
-                attention_scores=_numpy(scores),
+                query=_recorded(activations, f"{path}.hook_query", query),
+                key=_recorded(activations, f"{path}.hook_key", key),
+                value=_recorded(activations, f"{path}.hook_value", value),
+                attention_bias=None if bias is None else _numpy(bias),
                 attention_allowed=_frozen(allowed.numpy().copy()),
                 attention_probs=activations.get(f"{path}.hook_pattern") if arch.attention_probe == "interface" else _numpy(probs),
                 attention_context=_numpy(_split_heads(records[f"{out_proj}.hook_in"], info.n_heads)),

@@ -43,8 +43,9 @@ def cached_model(model_id: str, device: str) -> ExplorerModel:
     return load_model(model_id, device)
 
 
-# A 256-token trace of the bundled model is ~55 MB (every head's T×T maps, every layer), so the
-# bound is in entries *and* time: at most 8 traces (~0.45 GB at full length) for an hour.
+# A 256-token trace of the bundled model pickles to ~52 MB (every head's T×T probabilities, every layer;
+# the scores are derived from Q and K on demand), so the bound is in entries *and* time: at most 8
+# traces (~0.4 GB at full length) for an hour.
 @st.cache_data(max_entries=8, ttl=3600, show_spinner=False)
 def cached_trace(model_id: str, device: str, text: str) -> Trace:
     return trace_text(cached_model(model_id, device), text)
