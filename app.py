@@ -41,6 +41,7 @@ classroom.presentation_style()
 state.sidebar()
 with st.sidebar:
     classroom.presentation_toggle()
+classroom.presentation_bar([page for section in PAGES.values() for page in section])
 classroom.tour_bar(PATH_BY_TITLE.get(navigation.title, ""))
 try:
     navigation.run()

@@ -12,8 +12,8 @@ APP = str(Path(__file__).resolve().parent.parent / "app.py")
 def test_a_shared_link_restores_text_and_choices():
     app = AppTest.from_file(APP, default_timeout=300)
     app.query_params["text"] = "Shared links restore views"
-    app.query_params["layer"] = "2"
-    app.query_params["head"] = "5"
+    app.query_params["layer"] = "3"   # links count from 1, as the pages do: layer 3 is index 2
+    app.query_params["head"] = "6"
     app.query_params["present"] = "1"
     app.run()
     assert not app.exception
@@ -60,3 +60,57 @@ def test_the_guided_tour_walks_every_stage():
     assert f"step {len(TOUR) - 1} of" in next(m.value for m in app.markdown if "Guided tour" in m.value)
     app.button(key="tour_end").click().run()
     assert not any("Guided tour" in m.value for m in app.markdown)
+
+
+def test_links_count_layers_and_heads_from_one():
+    app = AppTest.from_file(APP, default_timeout=300)
+    app.run()
+    app.switch_page("pages/attention.py").run()
+    app.selectbox(key="attn_layer").set_value(4).run()
+    assert app.query_params["layer"] in ("5", ["5"])  # "layer 5 of 6" on the page
+    app2 = AppTest.from_file(APP, default_timeout=300)
+    app2.query_params["layer"] = "0"  # not a layer anyone sees: ignored
+    app2.run()
+    assert "attn_layer" not in app2.session_state
+
+
+def test_the_tour_keeps_the_visitors_text():
+    """st.switch_page drops widget values; the sidebar's text must survive every step."""
+    app = AppTest.from_file(APP, default_timeout=300)
+    app.run()
+    app.sidebar.text_area[0].set_value("How do I reset my password?").run()
+    app.button(key="tour_start").click().run()
+    for _ in range(3):
+        app.button(key="tour_next").click().run()
+        assert not app.exception
+        assert app.session_state["text"] == "How do I reset my password?"
+        assert app.sidebar.text_area[0].value == "How do I reset my password?"
+    app.button(key="tour_back").click().run()
+    assert app.session_state["text"] == "How do I reset my password?"
+
+
+def test_presentation_mode_keeps_a_way_to_the_pages_and_out():
+    import json
+
+    app = AppTest.from_file(APP, default_timeout=300)
+    app.query_params["present"] = "1"
+    app.run()
+    assert not app.exception
+    specs = [json.loads(element.proto.spec) for element in app.get("plotly_chart")]
+    assert specs and all(spec["layout"]["font"]["size"] >= 17 for spec in specs)  # readable on a projector
+    app.button(key="present_exit").click().run()
+    assert not app.exception and app.session_state["present"] is False
+    assert "present" not in app.query_params
+    specs = [json.loads(element.proto.spec) for element in app.get("plotly_chart")]
+    assert all(spec["layout"].get("font", {}).get("size", 12) < 17 for spec in specs)
+
+
+def test_going_back_to_the_current_model_clears_an_old_error():
+    app = AppTest.from_file(APP, default_timeout=300)
+    app.run()
+    app.session_state["model_field"] = "gpt2 ; rm -rf /"
+    app.run()
+    assert app.sidebar.error
+    app.session_state["model_field"] = "sentence-transformers/all-MiniLM-L6-v2"
+    app.run()
+    assert not app.exception and not app.sidebar.error

@@ -367,3 +367,19 @@ def test_every_page_draws_an_export_popover_under_every_chart():
         counts[page] = _check_exports(app, page)
     assert all(count >= 1 for count in counts.values()), counts
     assert sum(counts.values()) >= 35, counts
+
+
+def test_exported_images_keep_a_heatmaps_shape_and_get_a_title():
+    import plotly.graph_objects as go
+
+    from ui.export import export_size, styled_for_export
+
+    square = go.Figure(go.Heatmap(z=np.ones((9, 9))), layout=dict(height=420))
+    width, height = export_size(square)
+    assert height == 420 and 480 <= width <= 700  # not a 1200-px-wide strip
+    bars = go.Figure(go.Bar(y=[1, 2, 3]), layout=dict(height=300))
+    assert export_size(bars) == (1200, 300)
+    titled = styled_for_export(square, "attention layer3 head5 <b>")
+    assert titled.layout.title.text == "attention layer3 head5 &lt;b&gt;"
+    own = go.Figure(go.Bar(y=[1]), layout=dict(title="Kept"))
+    assert styled_for_export(own, "other").layout.title.text == "Kept"

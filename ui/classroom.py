@@ -22,7 +22,7 @@ SHARED_KEYS = {
     "pooling": "pool_pair_pooling",
     "method": "proj_method",
 }
-INT_KEYS = {"layer", "head", "ffn_layer"}
+INT_KEYS = {"layer", "head", "ffn_layer"}  # counted from 1 in links, as the pages show them ("layer 3 of 6")
 TOUR = [
     ("pages/home.py", "Overview", "One sentence goes in; one vector comes out. Here is the whole trip at a glance."),
     ("pages/tokenization.py", "1 · Tokenization", "Text is cut into sub-word tokens, each with an id. Look for ## pieces."),
@@ -46,8 +46,8 @@ def read_link() -> None:
         if value is None:
             continue
         if name in INT_KEYS:
-            if value.isdigit() and int(value) < 4096:
-                st.session_state[key] = int(value)
+            if value.isdigit() and 1 <= int(value) <= 4096:
+                st.session_state[key] = int(value) - 1
         elif len(value) <= 200_000:
             st.session_state[key] = value
     model = params.get("model")
@@ -69,7 +69,8 @@ def write_link() -> None:
         wanted["model"] = st.session_state[state.MODEL_KEY]
     for name, key in SHARED_KEYS.items():
         if name != "text" and key in st.session_state and st.session_state[key] is not None:
-            wanted[name] = str(st.session_state[key])
+            value = st.session_state[key]
+            wanted[name] = str(value + 1) if name in INT_KEYS and isinstance(value, int) else str(value)
     if st.session_state.get("present"):
         wanted["present"] = "1"
     if st.session_state.get("tour_on"):
@@ -86,7 +87,24 @@ def presentation_style() -> None:
 
 
 def presentation_toggle() -> None:
-    st.toggle("Presentation mode", key="present", help="Large type, no sidebar: for a projector. Turn off here or remove ?present=1.")
+    st.toggle("Presentation mode", key="present",
+              help="Large type, no sidebar: for a projector. The bar at the top of the page leads to the other pages and out again.")
+
+
+def _leave_presentation() -> None:
+    st.session_state["present"] = False
+
+
+def presentation_bar(pages: list) -> None:
+    """In presentation mode the sidebar is hidden: a small bar on top keeps the pages and the way out."""
+    if not st.session_state.get("present"):
+        return
+    with st.container(horizontal=True, key="present_bar"):
+        with st.popover("Pages", icon=":material/menu:"):
+            for page in pages:
+                st.page_link(page)
+        st.button("Exit presentation mode", icon=":material/close_fullscreen:", key="present_exit",
+                  on_click=_leave_presentation, help="Back to the normal layout, with the sidebar and your text.")
 
 
 def tour_bar(current_path: str) -> None:

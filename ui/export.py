@@ -11,6 +11,7 @@ process). Where the server has no Chromium, PNG and SVG are disabled with a note
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 import shutil
@@ -67,7 +68,7 @@ def chromium_path() -> str | None:
     return path
 
 
-def styled_for_export(fig):
+def styled_for_export(fig, title: str | None = None):
     """A copy of ``fig`` that looks like the chart on the page: white background, Streamlit's colours (the page
     applies its theme in the browser; kaleido sees only the figure) and margins that grow to fit the tick labels."""
     import plotly.graph_objects as go
@@ -78,17 +79,39 @@ def styled_for_export(fig):
         copy.update_layout(colorway=STREAMLIT_COLORWAY)
     copy.update_xaxes(automargin=True)
     copy.update_yaxes(automargin=True)
+    if title and not (fig.layout.title and fig.layout.title.text):
+        # on the page the chart's title is the text above it; a file on its own needs one
+        copy.update_layout(title=dict(text=html.escape(title), x=0.01, xanchor="left"),
+                           margin=dict(t=max(60, (fig.layout.margin.t or 0) + 40)))
     return copy
 
 
-def render_image(fig, image_format: str, *, scale: float = IMAGE_SCALE) -> bytes:
+def export_size(fig) -> tuple[int, int | None]:
+    """(width, height) in px for the exported image: the figure's own size where it has one; a lone
+    heatmap keeps roughly its cells' aspect instead of being stretched to the page's width."""
+    height = fig.layout.height
+    width = fig.layout.width
+    if width:
+        return int(width), height
+    heatmaps = [trace for trace in fig.data if trace.type == "heatmap" and trace.z is not None]
+    if height and len(heatmaps) == 1 and len(fig.data) == 1:
+        rows = len(heatmaps[0].z)
+        columns = len(heatmaps[0].z[0]) if rows else 0
+        if rows and columns:
+            return int(min(IMAGE_WIDTH, max(480, height * columns / rows + 220))), height
+    return IMAGE_WIDTH, height
+
+
+def render_image(fig, image_format: str, *, scale: float = IMAGE_SCALE, title: str | None = None) -> bytes:
     """``fig`` as PNG or SVG bytes, rendered by kaleido; one render at a time in this process."""
-    styled = styled_for_export(fig)
+    styled = styled_for_export(fig, title)
     if not _KALEIDO_LOCK.acquire(timeout=LOCK_WAIT_S):
         raise ExportFailed("another image export is still running")
     try:
-        width = fig.layout.width or IMAGE_WIDTH
-        return styled.to_image(format=image_format, scale=scale, width=width, height=fig.layout.height or None)
+        width, height = export_size(styled)
+        if height and title and not (fig.layout.title and fig.layout.title.text):
+            height += 40  # room for the title styled_for_export added
+        return styled.to_image(format=image_format, scale=scale, width=width, height=height or None)
     finally:
         _KALEIDO_LOCK.release()
 
@@ -119,6 +142,8 @@ def show_figure(fig, *, key: str, name: str, container=st, config: dict | None =
     ``<name>.png`` at 2×) and an *Export* popover under it. Returns what ``plotly_chart`` returns (the
     selection event where ``on_select`` is given). Every widget key is derived from ``key``."""
     name = safe_file_name(name)
+    if st.session_state.get("present"):
+        projector_fonts(fig)
     merged = _merged_config(name, config)
     plotly_chart_kwargs.setdefault("width", "stretch")
     result = container.plotly_chart(fig, key=key, config=merged, **plotly_chart_kwargs)
@@ -127,16 +152,35 @@ def show_figure(fig, *, key: str, name: str, container=st, config: dict | None =
     return result
 
 
+PROJECTOR_FONT = 17      # px, Plotly's base font in presentation mode (its default is 12)
+PROJECTOR_MIN_TICKS = 13  # px, the smallest tick label a builder's own size may shrink to there
+
+
+def projector_fonts(fig) -> None:
+    """Presentation mode: text in the chart large enough for a projector (the page's own text grows by CSS;
+    Plotly draws its text itself). Builders that set small tick fonts for dense grids keep them small, but
+    not below PROJECTOR_MIN_TICKS."""
+    fig.update_layout(font=dict(size=PROJECTOR_FONT))
+    for name in [name for name in fig.layout if name.startswith(("xaxis", "yaxis"))]:
+        axis = fig.layout[name]
+        if axis.tickfont and axis.tickfont.size and axis.tickfont.size < PROJECTOR_MIN_TICKS:
+            axis.tickfont.size = PROJECTOR_MIN_TICKS
+    for annotation in fig.layout.annotations or ():
+        if annotation.font and annotation.font.size and annotation.font.size < PROJECTOR_MIN_TICKS:
+            annotation.font.size = PROJECTOR_MIN_TICKS
+
+
 def export_control(fig, *, key: str, name: str, container=st, has_camera: bool = True) -> None:
     """The compact *Export* popover: PNG, SVG (server-side, need Chromium), CSV, JSON (always)."""
     images_off = chromium_path() is None
+    title = name.replace("-", " ").replace("_", " ")
     no_images = ("This server has no Chromium, which PNG and SVG export need."
                  + (" The camera icon in the chart's toolbar still saves a PNG." if has_camera else ""))
     with container.popover("Export", icon=":material/download:", type="tertiary", key=f"{key}__export",
                            help="Download this chart as an image or the numbers behind it"):
         for fmt, label, icon, mime, make, is_image in (
-            ("png", "PNG image", ":material/image:", "image/png", lambda: render_image(fig, "png"), True),
-            ("svg", "SVG image", ":material/draw:", "image/svg+xml", lambda: render_image(fig, "svg"), True),
+            ("png", "PNG image", ":material/image:", "image/png", lambda: render_image(fig, "png", title=title), True),
+            ("svg", "SVG image", ":material/draw:", "image/svg+xml", lambda: render_image(fig, "svg", title=title), True),
             ("csv", "CSV data", ":material/table:", "text/csv", lambda: figure_csv(fig).encode("utf-8"), False),
             ("json", "JSON data", ":material/data_object:", "application/json",
              lambda: figure_json(fig).encode("utf-8"), False),

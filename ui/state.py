@@ -80,7 +80,26 @@ def ensure_navigation_frame() -> None:
     st.stop()
 
 
+# Streamlit drops a widget's value from session state when a run switches pages from inside the frame
+# (st.switch_page in the guided tour); plain keys survive. Each run keeps a plain copy of the sidebar's
+# widgets and restores it when the widget's own key has gone.
+_KEPT = {TEXT_KEY: "_kept_text", MODEL_FIELD_KEY: "_kept_model_field", DEVICE_KEY: "_kept_device"}
+
+
+def _restore_kept_widgets() -> None:
+    for key, copy_key in _KEPT.items():
+        if key not in st.session_state and copy_key in st.session_state:
+            st.session_state[key] = st.session_state[copy_key]
+
+
+def _keep_widgets() -> None:
+    for key, copy_key in _KEPT.items():
+        if key in st.session_state:
+            st.session_state[copy_key] = st.session_state[key]
+
+
 def _init_state() -> None:
+    _restore_kept_widgets()
     st.session_state.setdefault(MODEL_KEY, BUNDLED_MODEL_ID)
     st.session_state.setdefault(MODEL_FIELD_KEY, st.session_state[MODEL_KEY])
     st.session_state.setdefault(DEVICE_KEY, "auto")
@@ -90,7 +109,11 @@ def _init_state() -> None:
 def _switch_model_if_asked() -> None:
     """Load what the model box asks for; switch only if it loads, else keep the old model and say why."""
     requested = (st.session_state.get(MODEL_FIELD_KEY) or "").strip() or BUNDLED_MODEL_ID
-    if requested == st.session_state[MODEL_KEY] or requested == st.session_state.get("_model_failed"):
+    if requested == st.session_state[MODEL_KEY]:  # back to the model in use: an old error no longer applies
+        st.session_state.pop(MODEL_ERROR_KEY, None)
+        st.session_state.pop("_model_failed", None)
+        return
+    if requested == st.session_state.get("_model_failed"):
         return
     try:
         with st.spinner(f"Loading {requested}…"):
@@ -130,6 +153,7 @@ def sidebar() -> None:
                 st.error(md_escape(st.session_state[MODEL_ERROR_KEY]) + f"\n\nStill using {md_escape(st.session_state[MODEL_KEY])}.")
             devices = ["auto", *available_devices()]
             st.selectbox("Device", devices, key=DEVICE_KEY, help="auto picks CUDA, then Apple MPS, then the CPU.")
+        _keep_widgets()
         _trace_download()
 
 

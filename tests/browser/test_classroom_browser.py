@@ -10,7 +10,7 @@ pytestmark = pytest.mark.browser
 
 
 def test_shared_link_opens_the_same_view_in_a_fresh_context(browser, server):
-    query = urlencode({"text": "Links carry the view", "layer": "3", "head": "4"})
+    query = urlencode({"text": "Links carry the view", "layer": "4", "head": "5"})  # as the page counts them
     context = browser.new_context(viewport={"width": 1400, "height": 1000})  # no cookies, no session
     page = context.new_page()
     page.goto(f"{server}/attention?{query}")
