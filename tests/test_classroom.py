@@ -114,3 +114,11 @@ def test_going_back_to_the_current_model_clears_an_old_error():
     app.session_state["model_field"] = "sentence-transformers/all-MiniLM-L6-v2"
     app.run()
     assert not app.exception and not app.sidebar.error
+
+
+def test_a_text_too_long_for_a_link_says_so():
+    app = AppTest.from_file(APP, default_timeout=300)
+    app.run()
+    app.sidebar.text_area[0].set_value("word " * 500).run()
+    assert "text" not in app.query_params
+    assert any("too long for the address bar" in caption.value for caption in app.sidebar.caption)

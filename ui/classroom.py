@@ -65,6 +65,9 @@ def write_link() -> None:
     text = st.session_state.get(state.TEXT_KEY, "")
     if text and len(text) <= MAX_TEXT_IN_URL:
         wanted["text"] = text
+    elif len(text) > MAX_TEXT_IN_URL:
+        st.sidebar.caption(f"This text is longer than {MAX_TEXT_IN_URL:,} characters, too long for the address bar: "
+                           "a copied link opens with the default text.")
     if st.session_state.get(state.MODEL_KEY) and st.session_state[state.MODEL_KEY] != state.BUNDLED_MODEL_ID:
         wanted["model"] = st.session_state[state.MODEL_KEY]
     for name, key in SHARED_KEYS.items():
