@@ -74,6 +74,8 @@ class FineTuneResult:
     positive_vectors_after: np.ndarray
     seconds: float                     # time spent in the training steps
     stopped_early: bool
+    held_out_before: InfoNceResult | None = None  # pairs never trained on (their own in-batch negatives)
+    held_out_after: InfoNceResult | None = None
 
 
 def _encode_train(model, tokenizer, texts: list[str], max_length: int, device) -> torch.Tensor:
@@ -94,9 +96,14 @@ def fine_tune(
     seed: int = 0,
     progress: Callable[[int, int, float], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    held_out: tuple[Sequence[str], Sequence[str]] | None = None,
 ) -> FineTuneResult:
-    """A few AdamW steps of InfoNCE (mean pooling, in-batch negatives) on a private copy of the model."""
+    """A few AdamW steps of InfoNCE (mean pooling, in-batch negatives) on a private copy of the model.
+
+    ``held_out`` (anchors, positives) are scored before and after but never trained on: the training loss
+    alone cannot tell memorising the batch from learning something that carries over."""
     anchors, positives = check_pairs(anchors, positives)
+    held_anchors, held_positives = check_pairs(*held_out) if held_out is not None else ([], [])
     steps = int(min(max(steps, 1), MAX_STEPS))
     with explorer.lock:  # copy the weights while no other session runs a forward pass
         student = copy.deepcopy(explorer.model)
@@ -107,15 +114,19 @@ def fine_tune(
     torch.manual_seed(seed)
     labels = torch.arange(len(anchors), device=device)
 
-    def vectors(model) -> tuple[np.ndarray, np.ndarray]:
+    def vectors(model, first=anchors, second=positives) -> tuple[np.ndarray, np.ndarray]:
         model.eval()
         with torch.inference_mode():
-            a = _encode_train(model, explorer.tokenizer, anchors, TRAIN_MAX_TOKENS, device).cpu().numpy()
-            b = _encode_train(model, explorer.tokenizer, positives, TRAIN_MAX_TOKENS, device).cpu().numpy()
+            a = _encode_train(model, explorer.tokenizer, first, TRAIN_MAX_TOKENS, device).cpu().numpy()
+            b = _encode_train(model, explorer.tokenizer, second, TRAIN_MAX_TOKENS, device).cpu().numpy()
         model.train()
         return a, b
 
+    def held_out_score(model) -> InfoNceResult | None:
+        return info_nce(*vectors(model, held_anchors, held_positives), temperature) if held_anchors else None
+
     a0, b0 = vectors(student)
+    held_before = held_out_score(student)
     losses, stopped, start = [], False, time.perf_counter()
     for step in range(steps):
         if should_stop is not None and should_stop():
@@ -132,9 +143,10 @@ def fine_tune(
             progress(step + 1, steps, losses[-1])
     seconds = time.perf_counter() - start  # the training steps only
     a1, b1 = vectors(student)
+    held_after = held_out_score(student)
     del student, optimizer
     return FineTuneResult(tuple(losses), info_nce(a0, b0, temperature), info_nce(a1, b1, temperature),
-                          a0, b0, a1, b1, seconds, stopped)
+                          a0, b0, a1, b1, seconds, stopped, held_before, held_after)
 
 
 def untrained_twin(explorer: ExplorerModel, seed: int = 0) -> ExplorerModel:

@@ -62,6 +62,8 @@ class OffsetProfile:
     mean: np.ndarray          # [2P-1] mean value on that diagonal
     spread: np.ndarray        # [2P-1] max − min on that diagonal (0 ⇔ depends only on the offset)
     scale: float              # max |value| of the matrix, to read the spread against
+    minimum: np.ndarray       # [2P-1] smallest value on that diagonal
+    maximum: np.ndarray       # [2P-1] largest value on that diagonal
 
     @property
     def max_spread(self) -> float:
@@ -78,16 +80,21 @@ def offset_profile(matrix: np.ndarray) -> OffsetProfile:
     if matrix.shape != (size, size):
         raise ValueError("offset_profile needs a square matrix")
     offsets = np.arange(-(size - 1), size) if size else np.zeros(0, dtype=int)
-    means, spreads = [], []
+    means, minima, maxima = [], [], []
     for offset in offsets:
         diagonal = np.diagonal(matrix, offset=int(offset))
         means.append(diagonal.mean())
-        spreads.append(diagonal.max() - diagonal.min())
+        minima.append(diagonal.min())
+        maxima.append(diagonal.max())
+    minimum = np.asarray(minima, dtype=np.float64)
+    maximum = np.asarray(maxima, dtype=np.float64)
     return OffsetProfile(
         offsets=offsets.astype(np.int64),
         mean=np.asarray(means, dtype=np.float64),
-        spread=np.asarray(spreads, dtype=np.float64),
+        spread=maximum - minimum,
         scale=float(np.abs(matrix).max()) if size else 0.0,
+        minimum=minimum,
+        maximum=maximum,
     )
 
 

@@ -80,3 +80,44 @@ def pair_contributions(
         raise ValueError(f"No token-pair split for pooling '{pooling}'.")
     cosine = float(pooled_a @ pooled_b / max(np.linalg.norm(pooled_a) * np.linalg.norm(pooled_b), 1e-12))
     return PairContributions(pooling, cosine, contributions.astype(np.float64), tuple(tokens_a), tuple(tokens_b))
+
+
+# --- one token string in several sentences ---------------------------------------------------------
+
+
+def repeated_tokens(tokens_per_sentence, skip_per_sentence=None) -> dict[str, list[tuple[int, int]]]:
+    """Token strings that occur in at least two different sentences → their (sentence, position) occurrences.
+    ``skip_per_sentence`` (e.g. special-token masks) leaves positions out."""
+    where: dict[str, list[tuple[int, int]]] = {}
+    for sentence, tokens in enumerate(tokens_per_sentence):
+        skip = skip_per_sentence[sentence] if skip_per_sentence is not None else None
+        for position, token in enumerate(tokens):
+            if skip is None or not skip[position]:
+                where.setdefault(token, []).append((sentence, position))
+    return {token: places for token, places in where.items() if len({s for s, _ in places}) >= 2}
+
+
+@dataclass(frozen=True)
+class OccurrencePair:
+    token: str
+    first: tuple[int, int]    # (sentence, position)
+    second: tuple[int, int]
+    cosines: np.ndarray       # [layers + 1]: cosine of the two occurrences' hidden states at each layer
+
+
+def occurrence_cosines(hidden_per_sentence, places: list[tuple[int, int]], token: str = "",
+                       max_pairs: int = 60) -> list[OccurrencePair]:
+    """For every pair of occurrences in *different* sentences (at most ``max_pairs``), the cosine of their
+    hidden states at every layer; ``hidden_per_sentence[s]`` is sentence s's [layers + 1, T, d]."""
+    pairs = []
+    for index, (s1, p1) in enumerate(places):
+        for s2, p2 in places[index + 1:]:
+            if s1 == s2:
+                continue
+            a = np.asarray(hidden_per_sentence[s1][:, p1], dtype=np.float64)
+            b = np.asarray(hidden_per_sentence[s2][:, p2], dtype=np.float64)
+            norms = np.maximum(np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1), 1e-12)
+            pairs.append(OccurrencePair(token, (s1, p1), (s2, p2), (a * b).sum(axis=-1) / norms))
+            if len(pairs) >= max_pairs:
+                return pairs
+    return pairs

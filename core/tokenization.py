@@ -7,6 +7,7 @@ max_seq_length kept, how many it dropped, and which.
 from __future__ import annotations
 
 import json
+import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
@@ -19,6 +20,7 @@ from .errors import InputTextError
 # Far above any model's window (the longest models here read 8k tokens), low enough that a
 # pasted book cannot make one request tokenize for seconds.
 MAX_TEXT_CHARS = 200_000
+_SPACE_WORD = re.compile(r"\S+")
 
 
 @dataclass(frozen=True)
@@ -55,8 +57,17 @@ class TokenizedText:
 
     @property
     def word_count(self) -> int:
+        """Pre-tokenizer pieces: words with punctuation split off ("mat," is two), as ``word_ids`` counts them."""
         ids = self.word_ids[self.word_ids >= 0]
         return int(ids.max()) + 1 if ids.size else 0
+
+    @property
+    def space_word_count(self) -> int:
+        """Space-separated words ("mat," is one) that start in the part of the text the tokens cover: the
+        same "word" the tokenization page's two-tokenizer comparison counts."""
+        ends = self.offsets[~self.special_mask, 1] if len(self.tokens) else np.zeros(0)
+        covered = int(ends.max()) if ends.size else 0
+        return sum(1 for match in _SPACE_WORD.finditer(self.text) if match.start() < covered)
 
     def source_text(self, index: int) -> str:
         start, end = self.offsets[index]

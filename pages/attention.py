@@ -235,7 +235,7 @@ with step1:
 with step2:
     st.markdown(f"**2 · Every token's key** ({n} × {d_head})")
     show_figure(token_heatmap(worked.keys, tokens.tokens, x_title="dimension of the head", decimals=3,
-                              height=int(min(420, max(200, 12 * n + 80)))),
+                              height=int(min(720, max(200, 16 * n + 80)))),
                 key="attn_keys", name=f"keys-layer{layer_index + 1}-head{head + 1}")
 st.markdown("**3 · Scores, then softmax**: one score per key, q·k × scale"
             + (" + the model's relative-position bias" if worked.has_bias else "")
@@ -247,12 +247,14 @@ table = {
     "position": np.arange(n),
     "key token": [visible(t) for t in tokens.tokens],
     "q·k": np.round(worked.dots, 4),
-    f"× {scale:.4f}": np.round(worked.dots * scale, 4),
 }
-if worked.has_bias:
+if worked.has_bias:  # score = q·k × scale + bias: show both steps
+    table[f"q·k × {scale:.4f}"] = np.round(worked.dots * scale, 4)
     table["+ bias"] = np.round(worked.bias, 4)
+    table["= score"] = np.round(worked.scores, 4)
+else:  # the score is just q·k × scale: one column, not two identical ones
+    table[f"score = q·k × {scale:.4f}"] = np.round(worked.scores, 4)
 table.update({
-    "score": np.round(worked.scores, 4),
     "may look": np.where(worked.allowed, "yes", "masked"),
     "exp(score − max)": np.round(worked.exp_scores, 5),
     "weight (computed here)": np.round(worked.weights, 5),

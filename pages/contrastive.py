@@ -19,6 +19,7 @@ from ui.labels import md_escape, text_label, visible
 from ui.progress_cache import ProgressCache, digest
 
 PAIRS_FILE = Path(__file__).resolve().parent.parent / "assets" / "examples" / "contrastive_pairs.tsv"
+HELD_OUT_FILE = PAIRS_FILE.with_name("contrastive_heldout.tsv")
 _TRAINING = ProgressCache(max_entries=6)
 
 
@@ -38,6 +39,42 @@ def batch_vectors(model_id: str, device: str, which: str, anchors: tuple[str, ..
 
 def default_pairs() -> pd.DataFrame:
     return pd.read_csv(PAIRS_FILE, sep="\t", dtype=str, keep_default_na=False)
+
+
+def held_out_pairs(batch: list[tuple[str, str]], beyond: list[tuple[str, str]]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Pairs the copy never trains on: the editor's rows beyond the batch, then the bundled held-out pairs,
+    leaving out any sentence the batch contains."""
+    seen = {text for pair in batch for text in pair}
+    bundled = pd.read_csv(HELD_OUT_FILE, sep="\t", dtype=str, keep_default_na=False)
+    pairs = [(a, p) for a, p in [*beyond, *zip(bundled["anchor"], bundled["positive"])] if a not in seen and p not in seen]
+    pairs = list(dict.fromkeys(pairs))[:MAX_PAIRS]
+    return tuple(a for a, _ in pairs), tuple(p for _, p in pairs)
+
+
+LABELLED_POINTS = 16  # above this many points the projection's labels go to the hover only
+
+
+def projection_figure(trained, anchors: tuple[str, ...], positives: tuple[str, ...]) -> go.Figure:
+    """Anchors and positives before and after training in one PCA; labels printed only for small batches."""
+    n = len(anchors)
+    points = pca(np.concatenate([trained.anchor_vectors_before, trained.positive_vectors_before,
+                                 trained.anchor_vectors_after, trained.positive_vectors_after]), 2)
+    printed = 4 * n <= LABELLED_POINTS
+    figure = go.Figure()
+    for offset, name, suffix in ((0, "before", "-open"), (2 * n, "after", "")):
+        names = [f"A{i + 1}" for i in range(n)] + [f"P{i + 1}" for i in range(n)]
+        figure.add_trace(go.Scatter(
+            x=points[offset: offset + 2 * n, 0], y=points[offset: offset + 2 * n, 1], name=name,
+            mode="markers+text" if printed else "markers",
+            text=names if printed else None,
+            textposition=["top center" if i % 2 == 0 else "bottom center" for i in range(2 * n)],
+            marker=dict(symbol=[f"circle{suffix}"] * n + [f"diamond{suffix}"] * n, size=10,
+                        color=list(range(n)) * 2, colorscale="Turbo"),
+            hovertext=[f"{label} ({name}): {text_label(s)}" for label, s in zip(names, anchors + positives)],
+            hoverinfo="text"))
+    figure.update_layout(height=460, margin=dict(l=10, r=10, t=30, b=10),
+                         title="anchors (A) and positives (P), one PCA of before and after")
+    return figure
 
 
 stage_header(
@@ -61,8 +98,9 @@ rows = [(a, p) for a, p in rows if a and p]
 if len(rows) < 2:
     st.warning("Give at least two complete (anchor, positive) pairs: each pair's partner is the others' negative.")
     st.stop()
+beyond_batch = rows[MAX_PAIRS:]
 if len(rows) > MAX_PAIRS:
-    st.info(f"Only the first {MAX_PAIRS} pairs form the batch.")
+    st.info(f"Only the first {MAX_PAIRS} pairs form the batch; training scores the rest as held-out pairs.")
     rows = rows[:MAX_PAIRS]
 anchors = tuple(a for a, _ in rows)
 positives = tuple(p for _, p in rows)
@@ -119,11 +157,12 @@ start_from = t1.radio("Start from", ["random weights (watch it learn)", "the loa
 steps = t2.slider("Steps", 1, MAX_STEPS, 15, key="con_steps")
 learning_rate = t3.select_slider("Learning rate", [1e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3], value=2e-4 if start_from.startswith("random") else 5e-5,
                                  key="con_lr")
+held_anchors, held_positives = held_out_pairs(rows, beyond_batch)
 if st.button("Train", type="primary", key="con_train"):
     st.session_state["con_request"] = (digest(anchors + positives), start_from, steps, learning_rate, temperature)
 request = st.session_state.get("con_request")
 if request and request[0] == digest(anchors + positives):
-    key = (model_id, device, *request)
+    key = (model_id, device, *request, digest(held_anchors + held_positives))
     bar = st.progress(0.0, text="Training…")
     stop_slot = st.empty()
     stop_slot.button("Stop", key="con_stop", on_click=lambda: st.session_state.pop("con_request", None))
@@ -132,34 +171,49 @@ if request and request[0] == digest(anchors + positives):
         bar.progress(step / total, text=f"step {step}/{total} · loss {loss:.4f}")
 
     source = untrained(model_id, device) if request[1].startswith("random") else model
+    held_out = (held_anchors, held_positives) if len(held_anchors) >= 2 else None
     try:
         trained = _TRAINING.get_or_compute(key, lambda: fine_tune(source, anchors, positives, steps=request[2],
                                                                   learning_rate=request[3], temperature=request[4],
-                                                                  progress=progress))
+                                                                  progress=progress, held_out=held_out))
     except ExplorerError as error:
         st.warning(md_escape(str(error)))
         st.stop()
     bar.empty()
     stop_slot.empty()
-    st.success(f"{len(trained.losses)} steps in {trained.seconds:.1f} s · loss {trained.before.loss:.4f} → {trained.after.loss:.4f}")
+    n = len(rows)
+    st.success(f"{len(trained.losses)} steps in {trained.seconds:.1f} s · loss on the {n} training pairs themselves: "
+               f"{trained.before.loss:.4f} → {trained.after.loss:.4f}")
+    scores = [("the training batch (trained on)", n, trained.before, trained.after)]
+    if trained.held_out_before is not None:
+        scores.append(("held-out pairs (never trained on)", len(held_anchors), trained.held_out_before, trained.held_out_after))
+    st.dataframe(pd.DataFrame({
+        "pairs": [name for name, *_ in scores],
+        "count": [count for _, count, *_ in scores],
+        "loss before": [round(before.loss, 4) for *_, before, _ in scores],
+        "loss after": [round(after.loss, 4) for *_, after in scores],
+        "right positive first, before": [f"{before.accuracy:.0%}" for *_, before, _ in scores],
+        "right positive first, after": [f"{after.accuracy:.0%}" for *_, after in scores],
+        "chance-level loss ln(count)": [round(float(np.log(count)), 3) for _, count, *_ in scores],
+    }), hide_index=True, width="stretch")
+    held_text = ""
+    if trained.held_out_before is not None:
+        change = trained.held_out_after.loss - trained.held_out_before.loss
+        held_text = (f" On the {len(held_anchors)} held-out pairs, which it never trained on, the loss went "
+                     f"{trained.held_out_before.loss:.4f} → {trained.held_out_after.loss:.4f} "
+                     f"({'down' if change < 0 else 'up'} {abs(change):.4f}): that is what carries over to new text.")
+    st.caption(f"The training loss is measured on the same {n} pairs the copy trains on, so a loss near zero means it "
+               f"has memorised these pairs, not that it learned general meaning." + held_text)
     curve = go.Figure(go.Scatter(x=list(range(1, len(trained.losses) + 1)), y=trained.losses, mode="lines+markers",
                                  hovertemplate="step %{x}: %{y:.4f}<extra></extra>"))
-    curve.update_layout(height=260, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="step", yaxis_title="training loss")
+    curve.update_layout(height=260, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="step",
+                        yaxis_title="loss on the training batch")
     show_figure(curve, key="con_curve", name="training-loss")
     c1, c2 = st.columns(2)
     for column, title, res in ((c1, "cosine before", trained.before), (c2, "cosine after", trained.after)):
         show_figure(heatmap(res.similarity, x_labels=labels, y_labels=labels, zmin=-1, zmax=1, title=title,
                             x_title="positive", y_title="anchor", decimals=3, height=340),
                     key=f"con_{title}", name=f"training-{title}", container=column)
-    points = pca(np.concatenate([trained.anchor_vectors_before, trained.positive_vectors_before,
-                                 trained.anchor_vectors_after, trained.positive_vectors_after]), 2)
-    n = len(rows)
-    figure = go.Figure()
-    for offset, name, symbol in ((0, "before", "circle-open"), (2 * n, "after", "circle")):
-        figure.add_trace(go.Scatter(
-            x=points[offset: offset + 2 * n, 0], y=points[offset: offset + 2 * n, 1], mode="markers+text", name=name,
-            text=[f"A{i + 1}" for i in range(n)] + [f"P{i + 1}" for i in range(n)], textposition="top center",
-            marker=dict(symbol=symbol, size=10, color=list(range(n)) * 2, colorscale="Turbo"),
-            hovertext=[text_label(s) for s in anchors + positives], hoverinfo="text"))
-    figure.update_layout(height=460, margin=dict(l=10, r=10, t=30, b=10), title="anchors (A) and positives (P), one PCA of before and after")
-    show_figure(figure, key="con_projection", name="training-projection")
+    show_figure(projection_figure(trained, anchors, positives), key="con_projection", name="training-projection")
+    st.caption("Colour = pair, circle = anchor, diamond = positive, open = before training, filled = after."
+               + (" Labels show on hover (too many points to print them all)." if 4 * n > LABELLED_POINTS else ""))

@@ -11,8 +11,13 @@ from ui import lookup_views, state
 from ui.position_views import robust_limit
 from ui.common import model_caption, stage_header, truncation_notice
 from ui.export import show_figure
-from ui.figures import heatmap
+from ui.figures import heatmap, rows_own_scale
 from ui.labels import md_escape, token_label, visible
+
+
+def _within(difference: float) -> str:
+    return "exactly" if difference == 0 else f"to within {difference:.1e}"
+
 
 WINDOW = 64            # tokens per heatmap window (keeps the page light at 256 tokens)
 ARTICLE_VOCAB, ARTICLE_DIM = 50_000, 1_024
@@ -93,7 +98,7 @@ choice = st.selectbox("Token", range(n), key="emb_token", format_func=lambda i: 
 token_id = int(tokens.input_ids[choice])
 try:
     found = lookup_views.neighbours(model_id, device, token_id, 10)
-    st.markdown(f"The 10 rows of all {rows:,} most similar (cosine) to row {token_id} "
+    st.markdown(f"Of all {rows:,} rows of the table, the 10 most similar (by cosine) to row {token_id} "
                 f"(**{md_escape(tokens.tokens[choice])}**), before any layer has run:")
     st.dataframe(pd.DataFrame({"rank": range(1, len(found) + 1), "token": [visible(t) for _, t, _ in found],
                                "id": [i for i, _, _ in found], "cosine": [round(c, 4) for _, _, c in found]}),
@@ -113,28 +118,29 @@ stats = pd.DataFrame({
     "mean": np.round(parts.vectors.mean(axis=1), 4),
     "std": np.round(parts.vectors.std(axis=1), 4),
 })
-parts_limit = robust_limit(parts.vectors)
-show_figure(
-    heatmap(parts.vectors, y_labels=list(parts.names), x_title="dimension", decimals=3, hover="%{y} · dim %{x}: %{z:.3f}",
-            zmin=-parts_limit, zmax=parts_limit,
-            height=90 + 36 * len(parts.names)),
-    key="emb_parts", name=f"embedding-parts-token{choice}",
+parts_limits = [robust_limit(vector) for vector in parts.vectors]
+show_figure(rows_own_scale(parts.vectors, list(parts.names), parts_limits), key="emb_parts",
+            name=f"embedding-parts-token{choice}")
+st.caption(
+    "Each row has its own colour scale, ± the value in its label (99 % of that row's values are smaller; hover shows "
+    f"the exact value). The scales run from ±{min(parts_limits):.3g} to ±{max(parts_limits):.3g}: one shared scale "
+    "would wash the small rows out to white. The table's L2 norms compare the rows' sizes."
 )
 st.dataframe(stats, hide_index=True, width="stretch")
 if info.position_kind == "rope":
     st.caption(
         "The article adds a position vector to the row. This model adds nothing here: its position information is a "
         "rotation of queries and keys inside every attention layer (RoPE), so the raw row enters layer 1 "
-        + (f"after only a normalisation ({parts.norm_module}; recomputed from the model's own weights it matches to within "
-           f"{parts.max_abs_difference:.1e})." if parts.norm_module else "as it is.")
+        + (f"after only a normalisation ({parts.norm_module}; recomputed from the model's own weights it matches "
+           f"{_within(parts.max_abs_difference)})." if parts.norm_module else "as it is.")
     )
 elif parts.norm_module:
     st.caption(
         f"The article adds a position vector to the row. This model ({info.family}) adds its learned position row"
         + (" and a token-type (segment) row" if trace.embeddings.token_type_rows is not None else "")
         + f", then normalises the sum with LayerNorm ({parts.norm_module}). Recomputed from the model's own LayerNorm "
-        f"weights, the last row matches what the model fed to layer 1 to within {parts.max_abs_difference:.1e}."
+        f"weights, the last row matches what the model fed to layer 1 {_within(parts.max_abs_difference)}."
     )
 else:
     st.caption(f"This model adds its learned position row and feeds the sum to layer 1 without normalising it "
-               f"(the recomputed sum matches to within {parts.max_abs_difference:.1e}).")
+               f"(the recomputed sum matches {_within(parts.max_abs_difference)}).")

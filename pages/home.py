@@ -48,7 +48,7 @@ if trace is not None:
     pooled_name = trace.native_pooling
     stages = pd.DataFrame(
         [
-            ("1 · Tokenization", f"{tokens.word_count} words → {n} tokens", f"[{n}] token strings"),
+            ("1 · Tokenization", f"{tokens.space_word_count} words → {n} tokens", f"[{n}] token strings"),
             ("  token ids", f"{n} ids from a vocabulary of {info.vocab_size:,}", f"[{n}] integers"),
             ("2 · Embedding lookup", f"row id of the {info.vocab_size:,} × {d} table", f"[{n} × {d}]"),
             ("3 · Position information", {"learned": "learned position rows added", "rope": "RoPE rotations of Q and K",

@@ -13,13 +13,13 @@ from ui.common import model_caption, stage_header, truncation_notice
 from ui.export import show_figure
 from ui.labels import md_escape
 
-STAGE_PAGES = [
-    ("Tokenization", "pages/tokenization.py"),
-    ("Embedding lookup", "pages/embedding_lookup.py"),
-    ("Positional encoding", "pages/positional_encoding.py"),
-    ("Attention", "pages/attention.py"),
-    ("Feed-forward", "pages/feed_forward.py"),
-    ("Pooling", "pages/pooling.py"),
+STAGE_PAGES = [  # (short link label that fits under its box, the page's full name, path)
+    ("Tokenization", "Tokenization", "pages/tokenization.py"),
+    ("Lookup", "Embedding lookup", "pages/embedding_lookup.py"),
+    ("Positions", "Positional encoding", "pages/positional_encoding.py"),
+    ("Attention", "Attention", "pages/attention.py"),
+    ("Feed-forward", "Feed-forward", "pages/feed_forward.py"),
+    ("Pooling", "Pooling and similarity", "pages/pooling.py"),
 ]
 
 
@@ -36,7 +36,7 @@ def reference_encode(source_dir: str, device: str, text: str) -> np.ndarray:
 
 
 stage_header("Putting it all together", "One sentence, start to finish: every stage of `model.encode(text)` with the shapes "
-             "your text has at each step. Click a stage to open its page.")
+             "your text has at each step. The links under the diagram open each stage's page.")
 trace = state.current_trace()
 if trace is None:
     st.stop()
@@ -65,9 +65,9 @@ figure.update_xaxes(visible=False, range=[-0.1, len(boxes) * 1.2])
 figure.update_yaxes(visible=False, range=[-0.1, 1.1])
 figure.update_layout(height=160, margin=dict(l=0, r=0, t=0, b=0), plot_bgcolor="white")
 show_figure(figure, config={"staticPlot": True}, key="pipe_diagram", name="pipeline-diagram")
-links = st.columns(len(STAGE_PAGES))
-for column, (label, path) in zip(links, STAGE_PAGES):
-    column.page_link(path, label=label)
+links = st.columns(len(boxes))  # one column per box: each stage's link sits under its box ("text" has none)
+for number, (column, (label, name, path)) in enumerate(zip(links[1:], STAGE_PAGES), start=1):
+    column.page_link(path, label=f"{number} · {label}", help=f"Open {number} · {name}")
 
 st.subheader("The reconstruction check")
 st.markdown("The explorer rebuilds the embedding by hand from the model's weights: look up the rows, add the position rows, "

@@ -53,6 +53,35 @@ def idf_corpus(trace) -> tuple[tuple[str, ...], str]:
     return corpus, f"the {len(corpus)} sentences on this page (your text and the similarity set)"
 
 
+def _off_diagonal_mean(matrix: np.ndarray) -> float:
+    """Mean cosine over the pairs of different sentences (the off-diagonal cells)."""
+    matrix = np.asarray(matrix, dtype=np.float64)
+    mask = ~np.eye(matrix.shape[0], dtype=bool)
+    return float(matrix[mask].mean()) if mask.any() else 0.0
+
+
+def _joined(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def pooling_baseline_caption(baselines: dict[str, float], native: str) -> str:
+    """Why raw cosines are not comparable across poolings, phrased from this set's own averages."""
+    advice = "compare rankings within one pooling (which sentence comes closest to A), not raw values across poolings."
+    if native not in baselines:
+        return "Each pooling has its own baseline (last column): " + advice
+    base = baselines[native]
+    native_label = POOLING_LABELS.get(native, native)
+    higher = [n for n, v in baselines.items() if n != native and v > base + 0.01]
+    if not higher:
+        return (f"This model was trained with {native_label} pooling; on this set no other pooling raises the average "
+                f"cosine of two different sentences above its {base:.2f}. Still, " + advice)
+    names = _joined([POOLING_LABELS.get(n, n) for n in higher])
+    values = _joined([f"{baselines[n]:.2f}" for n in higher])
+    return (f"This model was trained with {native_label} pooling. Under {names}, which it was not trained with, "
+            f"every cosine is pushed up: two different sentences of this set average {values} there, against "
+            f"{base:.2f} under {native_label}. A high raw score under them says little: " + advice)
+
+
 def sentence_set() -> list[str]:
     raw = st.session_state.get("pool_sentences") or ""
     lines = [line.strip() for line in raw.splitlines() if line.strip()]
@@ -66,7 +95,7 @@ info = trace.model
 native = trace.native_pooling
 T, d = len(trace.tokens), info.d_model
 stage_header(
-    "6 · Pooling",
+    "6 · Pooling and similarity",
     "The transformer gives one vector **per token**; search needs one vector **per text**. Pooling collapses "
     "the token vectors of the last layer into one: take the first token ([CLS]), average them (mean), take "
     "the largest value in each dimension (max), or average with weights. Which one a model was trained with "
@@ -179,9 +208,12 @@ with tab_similarity:
             st.stop()
         short = [f"{i + 1}. {text_label(s, 40)}" for i, s in enumerate(sentences)]
         matrices = {label(n, native): cosine_matrix(vectors[n]) for n in names}
-        show_figure(matrix_grid(matrices, short), key="pool_matrices", name="cosine-matrices-by-pooling")
         st.dataframe(pd.DataFrame({"#": range(1, len(sentences) + 1), "sentence": [visible(s, show_spaces=False) for s in sentences]}),
                      hide_index=True, width="stretch")
+        show_figure(matrix_grid(matrices, short, tick_text=range(1, len(sentences) + 1)), key="pool_matrices",
+                    name="cosine-matrices-by-pooling")
+        st.caption("Row and column numbers are the # of the sentence list above (row i, column j = cosine of sentences i and j)"
+                   + ("; each cell prints its cosine." if len(sentences) <= 10 else "; hover a cell for its cosine."))
 
         st.subheader("Why are these two similar?")
         st.markdown("The cosine score splits exactly into token pairs: for mean pooling each pair (i, j) contributes "
@@ -193,6 +225,14 @@ with tab_similarity:
                               format_func=lambda i: f"{i + 1}. {visible(sentences[i], show_spaces=False)[:60]}", key="pool_b")
         chosen = c3.selectbox("Pooling", names, index=names.index(native) if native in names else 1,
                               format_func=lambda n: label(n, native), key="pool_pair_pooling")
+        pair_table = pd.DataFrame({
+            "pooling": [label(n, native) for n in names],
+            f"cosine of {first + 1} and {second + 1}": [round(float(matrices[label(n, native)][first, second]), 4) for n in names],
+            "average cosine of two different sentences of the set": [round(_off_diagonal_mean(matrices[label(n, native)]), 4)
+                                                                      for n in names],
+        })
+        st.dataframe(pair_table, hide_index=True, width="stretch")
+        st.caption(pooling_baseline_caption({n: _off_diagonal_mean(matrices[label(n, native)]) for n in names}, native))
         try:
             trace_a = state.cached_trace(st.session_state[state.MODEL_KEY], st.session_state[state.DEVICE_KEY], sentences[first])
             trace_b = state.cached_trace(st.session_state[state.MODEL_KEY], st.session_state[state.DEVICE_KEY], sentences[second])

@@ -71,8 +71,8 @@ if trace is None:
     st.stop()
 model_caption(trace)
 truncation_notice(trace)
-st.info(f"**This model ({md_escape(info.model_id)}) uses {KIND.get(info.position_kind, info.position_kind)}**, "
-        "not the article's sinusoids: those are shown first, for comparison.")
+st.info(f"**This model ({md_escape(info.model_id)}) does not use the article's sinusoids.** It uses "
+        f"{KIND.get(info.position_kind, info.position_kind)}. The sinusoids come first below, for comparison.")
 positions = np.arange(n)
 
 # -- 1 · the article's sinusoidal encoding --------------------------------------------------------
@@ -98,8 +98,10 @@ else:
 sin_profile = offset_profile(dot_products(encoding))
 show_figure(views.offset_figure(sin_profile, title="Sinusoids: dot product by distance", y_title="PE[m]·PE[n]"),
             key="pos_sin_profile", name="sinusoidal-dot-product-by-distance")
-st.caption(f"Numeric check on these {n} positions: along every diagonal (same distance) the dot products differ by at most "
-           f"{sin_profile.max_spread:.1e} (of values up to {sin_profile.scale:.0f}): they depend only on the distance.")
+st.caption(f"Numeric check on these {n} positions: along every diagonal (same distance) the dot products "
+           + (f"differ by at most {sin_profile.max_spread:.1e} (of values up to {sin_profile.scale:.0f})"
+              if sin_profile.max_spread > 0 else "are identical")
+           + ": they depend only on the distance.")
 
 # -- 2 · the model's own position information ------------------------------------------------------
 st.subheader("This model's own position information")
@@ -170,8 +172,10 @@ elif info.position_kind == "rope" and trace.embeddings.rotary_angles is not None
         st.caption(
             f"Numeric check, layer {layer_index}, head 0: the query of token 0 and the key of token 1, with the model's "
             f"rotation undone, were placed at all {n} × {n} pairs of positions and rotated again. Along every diagonal "
-            f"(same offset) q·k varies by at most {check.profile.max_spread:.1e} (values up to {check.profile.scale:.2f}): "
-            "with RoPE the score depends only on the offset, as the article says."
+            "(same offset) q·k "
+            + (f"varies by at most {check.profile.max_spread:.1e} (values up to {check.profile.scale:.2f})"
+               if check.profile.max_spread > 0 else "is identical")
+            + ": with RoPE the score depends only on the offset, as the article says."
         )
 else:
     st.caption("This model records no position rows or angles the explorer can show.")

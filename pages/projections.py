@@ -10,6 +10,7 @@ from core.datasets import (
     DatasetError, check_vectors, pair_vectors_with_texts, read_table, read_vectors, sentence_set,
 )
 from core.projection import POINT_CAPS, ProjectionParams, kmeans_labels, nearest_neighbours, pca
+from core.similarity import occurrence_cosines, repeated_tokens
 from ui import state
 from ui.common import stage_header
 from ui.export import show_figure
@@ -17,6 +18,62 @@ from ui.labels import md_escape, text_label, token_label, visible
 from ui.projection_state import EXAMPLE_SETS, MAX_EMBED, MAX_TYPED, embeddings, example_frame, projection
 
 DEFAULT_TOKENS_TEXT = "I sat on the bank of the river.\nThe bank approved my loan.\nShe deposited cash at the bank.\nWe fished from the grassy bank."
+
+
+def _default_token(repeated: dict[str, list[tuple[int, int]]]) -> str:
+    """The repeated word to show first: in the most sentences, a word rather than punctuation, the longest."""
+    return max(repeated, key=lambda t: (len({s for s, _ in repeated[t]}), t.isalpha(), len(t), t))
+
+
+def same_token_table(hidden_of: dict, tokens_of: dict, special_of: dict, layer: int) -> None:
+    """Cosines, per layer, between the occurrences of one token string in different sentences."""
+    numbers = sorted(hidden_of)
+    repeated = repeated_tokens([tokens_of[n] for n in numbers], [special_of[n] for n in numbers])
+    if not repeated:
+        st.caption("No token occurs in two different sentences: repeat a word (like *bank*) to compare its meanings.")
+        return
+    choices = sorted(repeated, key=lambda t: (-len({s for s, _ in repeated[t]}), not t.isalpha(), -len(t), t))
+    if st.session_state.get("proj_same_token") not in choices:
+        st.session_state["proj_same_token"] = _default_token(repeated)
+    token = st.selectbox("Same token in different sentences", choices, key="proj_same_token", format_func=token_label)
+    pairs = occurrence_cosines([hidden_of[n] for n in numbers], repeated[token], token)
+    layers = pairs[0].cosines.shape[0]
+
+    twice = {s for s, _ in repeated[token] if sum(1 for other, _ in repeated[token] if other == s) > 1}
+
+    def place(occurrence):
+        sentence, position = occurrence
+        return f"{numbers[sentence] + 1}" + (f" (position {position})" if sentence in twice else "")
+
+    table = pd.DataFrame({"sentences": [f"{place(p.first)} ↔ {place(p.second)}" for p in pairs]})
+    for index in range(layers):
+        table[f"layer {index}" + (" (shown)" if index == layer else "")] = [round(float(p.cosines[index]), 3) for p in pairs]
+    st.dataframe(table, hide_index=True, width="stretch")
+    start = np.array([p.cosines[0] for p in pairs])
+    now = np.array([p.cosines[layer] for p in pairs])
+    word = f"“{md_escape(token_label(token))}”"
+
+    def spread(values):
+        return f"{values[0]:.3f}" if len(values) == 1 else f"{values.min():.3f}–{values.max():.3f}"
+
+    text = (f"Cosine between occurrences of {word} in different sentences ({len(pairs)} pair{'s' * (len(pairs) > 1)}). "
+            f"Layer 0: {spread(start)} (same embedding row"
+            + (", different positions)." if start.min() < 0.99995 else ")."))
+    if layer == 0:
+        st.caption(text + " Move the layer slider to see what context does to them.")
+        return
+    text += f" Layer {layer}: {spread(now)}"
+    if len(pairs) > 1:
+        high, low = pairs[int(now.argmax())], pairs[int(now.argmin())]
+        text += (f"; closest: sentences {numbers[high.first[0]] + 1} and {numbers[high.second[0]] + 1} ({now.max():.3f}), "
+                 f"farthest: {numbers[low.first[0]] + 1} and {numbers[low.second[0]] + 1} ({now.min():.3f})")
+    change = float((now - start).mean())
+    if abs(change) < 0.005:
+        text += ". Context barely changed them."
+    else:
+        text += (f". On average the pairs moved {'apart' if change < 0 else 'closer'} by {abs(change):.3f}: "
+                 "check whether the closest pairs share a meaning.")
+    st.caption(text)
 
 
 def load_input():
@@ -209,8 +266,10 @@ st.button("Open this sentence in the stage pages", key="proj_open", on_click=ope
 
 # ----------------------------------------------------------------------- token view
 st.subheader("Token-level view: one word, several meanings")
-st.markdown("Every token of a few sentences at one layer, projected with PCA. Watch *bank* by a river and *bank* with money "
-            "start together at layer 0 (same embedding row) and drift apart as attention mixes in context.")
+st.markdown("Every token of a few sentences at one layer, projected with PCA. At layer 0 a word's vector is its embedding "
+            "row plus its position, the same in every sentence up to that position; attention then mixes in context. "
+            "Does *bank* by a river move away from *bank* with money? PCA keeps only two directions, so the table under "
+            "the chart gives the cosines in the full space.")
 token_text = st.text_area("A few sentences, one per line (at most 8)", value=DEFAULT_TOKENS_TEXT, key="proj_tokens_text", height=120)
 token_layer = st.slider("Layer", 0, info.n_layers, info.n_layers, key="proj_token_layer")
 all_lines = [line.strip() for line in token_text.splitlines() if line.strip()]
@@ -218,12 +277,14 @@ lines = all_lines[:8]
 if len(all_lines) > 8:
     st.info(f"Only the first 8 of your {len(all_lines):,} lines are drawn: every token of each one becomes a point.")
 vectors_tok, labels_tok, sentence_of = [], [], []
+hidden_of, tokens_of, special_of = {}, {}, {}
 for number, line in enumerate(lines):
     try:
         trace = state.cached_trace(st.session_state[state.MODEL_KEY], st.session_state[state.DEVICE_KEY], line)
     except ExplorerError as error:
         st.warning(f"Line {number + 1}: {md_escape(str(error))}")
         continue
+    hidden_of[number], tokens_of[number], special_of[number] = trace.hidden_states, trace.tokens.tokens, trace.tokens.special_mask
     hidden = trace.hidden_states[token_layer]
     for position, token in enumerate(trace.tokens.tokens):
         if not trace.tokens.special_mask[position]:
@@ -240,5 +301,6 @@ if len(vectors_tok) >= 3:
     ))
     tok_fig.update_layout(height=520, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="PC 1", yaxis_title="PC 2")
     show_figure(tok_fig, key="proj_tokens_plot", name=f"token-projection-layer{token_layer}")
+    same_token_table(hidden_of, tokens_of, special_of, token_layer)
 elif lines:
     st.warning("Type sentences with at least 3 tokens in all.")

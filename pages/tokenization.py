@@ -43,7 +43,9 @@ if trace is not None:
     n = trace.n_tokens
     cut = trace.tokens.truncation
     read = f" (all the window holds; the whole text needs {cut.total_tokens:,})" if cut.truncated else ""
-    shapes = (f"{trace.tokens.word_count} words (as the tokenizer splits them) → {n} tokens{read} → {n} ids "
+    words, pieces = trace.tokens.space_word_count, trace.tokens.word_count
+    split_off = f" ({pieces} once the tokenizer splits off punctuation)" if pieces != words else ""
+    shapes = (f"{words} words{split_off} → {n} tokens{read} → {n} ids "
               f"→ the next stage looks up {n} rows: {n} × {info.d_model}")
 else:
     shapes = None
@@ -92,7 +94,7 @@ try:
     ]
 except ExplorerError as error:
     splits = []
-    st.info(f"Nothing to compare yet: {md_escape(str(error))}")
+    st.info("Nothing to compare yet: type a sentence in the sidebar." if not text.strip() else md_escape(str(error)))
 if splits:
     st.markdown(
         "The same characters, cut by two vocabularies. WordPiece marks a piece that continues a word with `##`; "
@@ -105,7 +107,7 @@ if splits:
         with column:
             st.markdown(f"**{title}**")
             metrics = st.columns(3)
-            metrics[0].metric("words", f"{split.n_words:,}")
+            metrics[0].metric("words", f"{split.n_words:,}", help="space-separated words, the same count for both tokenizers")
             metrics[1].metric(f"tokens (+{split.n_special} special)" if split.n_special else "tokens", f"{split.n_tokens:,}",
                               help=f"tokens for the words; this tokenizer adds {split.n_special} special tokens per text on top")
             metrics[2].metric("tokens per word", f"{split.tokens_per_word:.2f}")

@@ -51,6 +51,15 @@ def test_fine_tuning_lowers_the_loss_on_a_private_copy(bundled):
     assert fine_tune(bundled, ANCHORS[:2], POSITIVES[:2], steps=MAX_STEPS + 100).losses.__len__() == MAX_STEPS
 
 
+def test_fine_tuning_scores_held_out_pairs_it_never_trains_on(bundled):
+    held = (["The museum opens at nine", "A strong earthquake shook the city"],
+            ["Doors of the gallery open at 9 am", "The town was hit by a powerful tremor"])
+    result = fine_tune(bundled, ANCHORS, POSITIVES, steps=1, learning_rate=1e-5, held_out=held)
+    assert abs(result.held_out_before.loss - score_pairs(bundled, *held).loss) < 1e-4  # the untouched model's score
+    assert result.held_out_after.similarity.shape == (2, 2)
+    assert fine_tune(bundled, ANCHORS[:2], POSITIVES[:2], steps=1).held_out_before is None
+
+
 def test_training_never_changes_the_shared_model(bundled):
     before = {name: p.detach().clone() for name, p in bundled.model.named_parameters()}
     reference = trace_text(bundled, "Sessions must not leak into each other.")

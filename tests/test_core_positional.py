@@ -67,6 +67,37 @@ def test_offset_profile_sees_a_matrix_that_is_not_a_function_of_distance():
     assert offset_profile(rng.normal(size=(6, 6))).relative_spread > 0.1
 
 
+def test_offset_profile_keeps_each_diagonals_min_and_max():
+    matrix = np.array([[1.0, 0.2, -0.5], [0.4, 1.0, 0.3], [0.1, 0.9, 1.0]])
+    profile = offset_profile(matrix)
+    index = {int(o): i for i, o in enumerate(profile.offsets)}
+    assert profile.minimum[index[1]] == 0.2 and profile.maximum[index[1]] == 0.3
+    assert profile.minimum[index[-1]] == 0.4 and profile.maximum[index[-1]] == 0.9
+    np.testing.assert_allclose(profile.spread, profile.maximum - profile.minimum)
+    assert np.all(profile.minimum <= profile.mean) and np.all(profile.mean <= profile.maximum)
+
+
+@pytest.mark.parametrize("n", [9, 64])
+def test_learned_cosine_whiskers_stay_inside_the_min_max_range(bundled, n):
+    """The positional page's "Learned rows: cosine similarity by distance": whiskers span each diagonal's own
+    min–max on the real model's table, so no whisker passes cosine 1."""
+    from ui.position_views import offset_figure
+
+    rows = bundled.position_table()[:n]
+    profile = offset_profile(cosine_matrix(rows))
+    trace = offset_figure(profile, title="t", y_title="cosine").data[0]
+    y = np.asarray(trace.y, dtype=float)
+    upper = y + np.asarray(trace.error_y.array, dtype=float)
+    lower = y - np.asarray(trace.error_y.arrayminus, dtype=float)
+    keep = profile.offsets >= 0
+    assert trace.error_y.symmetric is False
+    assert upper.max() <= 1 + 1e-6
+    # the plotted mean is rounded to 4 decimals; a one-value diagonal's whisker is then off by < 5e-5
+    np.testing.assert_allclose(upper, profile.maximum[keep], atol=5.1e-5)
+    np.testing.assert_allclose(lower, profile.minimum[keep], atol=5.1e-5)
+    assert profile.spread[keep][1] > 0.05  # the real table is not a function of distance: whiskers are visible
+
+
 def test_cosine_matrix_matches_torch():
     rows = np.random.default_rng(1).normal(size=(12, 20)).astype(np.float32)
     reference = torch.nn.functional.cosine_similarity(torch.tensor(rows)[:, None], torch.tensor(rows)[None], dim=-1)

@@ -111,6 +111,20 @@ def test_subplot_grid_is_trace_row_column_value():
     assert data["traces"][1]["z"] == [[1.0, -0.5], [-0.5, 1.0]] and data["traces"][1]["y"] == labels
 
 
+def test_matrix_grid_numbers_rows_and_prints_values_for_small_sets():
+    labels = [f"{i + 1}. sentence {i + 1}" for i in range(3)]
+    matrices = {"A": np.eye(3), "B": np.full((3, 3), 0.5)}
+    fig = matrix_grid(matrices, labels, tick_text=range(1, 4))
+    assert fig.layout.xaxis.showticklabels and list(fig.layout.xaxis.ticktext) == ["1", "2", "3"]
+    assert list(fig.layout.yaxis2.tickvals) == labels and fig.layout.yaxis2.autorange == "reversed"
+    assert all(trace.texttemplate == "%{z:.2f}" for trace in fig.data)
+    many = [str(i) for i in range(11)]
+    big = matrix_grid({"A": np.eye(11)}, many, tick_text=range(1, 12))
+    assert big.data[0].texttemplate is None and big.layout.xaxis.showticklabels  # numbers stay, values go to hover
+    plain = matrix_grid(matrices, labels)
+    assert plain.layout.xaxis.showticklabels is False  # callers without tick_text keep the old look
+
+
 @pytest.fixture(scope="module")
 def traced(bundled):
     from core import trace_text
@@ -149,6 +163,36 @@ def test_attention_figures_from_a_real_trace(traced):
     scores = strict_json(figure_json(attention_views.worked_scores(worked, labels)))
     assert len(scores["traces"]) == len(attention_views.worked_scores(worked, labels).data)
     assert {t["type"] for t in scores["traces"]} >= {"bar"}
+
+
+def test_worked_scores_put_both_zeros_at_one_height(traced):
+    from core.attention_stats import worked_attention
+
+    labels = unique_labels(traced.tokens.tokens)
+    for layer_index, head, query in [(2, 1, 2), (0, 0, 1), (5, 11, 8)]:
+        worked = worked_attention(traced.layers[layer_index], head, query)
+        fig = attention_views.worked_scores(worked, labels)
+        left, right = list(fig.layout.yaxis.range), list(fig.layout.yaxis2.range)
+
+        def zero_height(span):
+            return -span[0] / (span[1] - span[0])  # where 0 sits, as a share of the plot's height
+
+        assert zero_height(left) == pytest.approx(zero_height(right), abs=1e-9)
+        assert left[0] <= np.nanmin(worked.scores) and left[1] >= np.nanmax(worked.scores)
+        assert right[0] <= 0 and right[1] >= 1 and min(fig.layout.yaxis2.tickvals) == 0  # no negative weight ticks
+    left, right = attention_views.aligned_zero_ranges(np.array([1.0, 2.0, np.nan]))
+    assert left[0] == 0 and right[0] == 0  # all scores positive: both axes start at zero
+    left, right = attention_views.aligned_zero_ranges(np.array([-3.0, -1.0]))
+    assert left[1] > 0 and right[1] == 1.05 and -left[0] / left[1] == pytest.approx(-right[0] / right[1])
+
+
+@pytest.mark.parametrize("rows", [9, 40])
+def test_heatmap_prints_every_row_label_up_to_forty_rows(rows):
+    labels = [f"{i}: tok{i}" for i in range(rows)]
+    fig = heatmap(np.zeros((rows, 4)), y_labels=labels, height=300)
+    assert list(fig.layout.yaxis.tickvals) == labels and list(fig.layout.yaxis.ticktext) == labels
+    many = heatmap(np.zeros((41, 4)), y_labels=[str(i) for i in range(41)])
+    assert many.layout.yaxis.tickvals is None  # beyond that Plotly picks the labels it has room for
 
 
 def test_feed_forward_figures_from_a_real_trace(traced):

@@ -17,7 +17,7 @@ def open_page(text=None):
 def test_pooling_page_compares_poolings_and_explains_similarity():
     app = open_page()
     titles = [t.value for t in app.title]
-    assert "6 · Pooling" in titles
+    assert "6 · Pooling and similarity" in titles  # the sidebar's name
     table = app.dataframe[0].value
     assert list(table["pooling"])[:3] == ["[CLS] token", "mean (native)", "max"]
     # Normalisation check: the difference between cosine and dot product is printed and tiny.
@@ -27,6 +27,43 @@ def test_pooling_page_compares_poolings_and_explains_similarity():
     article = [df.value for df in app.dataframe if "the article says" in df.value.columns][0]
     gives = article.iloc[:, 2].tolist()
     assert gives[0] == "0.564" and gives[1] == "0.031"
+
+
+def _chart(app, key):
+    import json
+
+    return next(json.loads(c.proto.spec) for c in app.get("plotly_chart") if key in c.proto.id)
+
+
+def test_similarity_matrices_are_numbered_and_print_their_values():
+    app = open_page()
+    sentences = [df.value for df in app.dataframe if "sentence" in df.value.columns][0]
+    assert list(sentences["#"]) == [1, 2, 3]
+    spec = _chart(app, "pool_matrices")
+    for axis in ("xaxis", "yaxis", "xaxis2", "yaxis2"):
+        assert spec["layout"][axis]["showticklabels"] is True and spec["layout"][axis]["ticktext"] == ["1", "2", "3"]
+    assert all(trace["texttemplate"] == "%{z:.2f}" for trace in spec["data"])
+    assert any("# of the sentence list" in c.value for c in app.caption)
+
+
+def test_pair_explainer_shows_every_pooling_and_why_raw_values_differ():
+    import numpy as np
+
+    app = open_page()
+    table = [df.value for df in app.dataframe if "cosine of 1 and 2" in df.value.columns][0]
+    spec = _chart(app, "pool_matrices")
+    from ui.figure_data import _plain
+
+    by_name = {trace["name"]: np.asarray(_plain(trace["z"]), dtype=float) for trace in spec["data"]}
+    for pooling, value, average in table.itertuples(index=False):
+        matrix = by_name[pooling]
+        assert value == pytest.approx(matrix[0, 1], abs=1e-3)  # from the matrices on the page
+        assert average == pytest.approx(matrix[~np.eye(3, dtype=bool)].mean(), abs=1e-3)
+    averages = dict(zip(table["pooling"], table.iloc[:, 2]))
+    caption = next(c.value for c in app.caption if "trained with" in c.value)
+    assert "compare rankings within one pooling" in caption
+    assert averages["max"] > averages["mean (native)"] and f"{averages['max']:.2f}" in caption
+    assert f"{averages['mean (native)']:.2f} under mean" in caption
 
 
 def test_similarity_reacts_to_new_sentences_and_a_new_text():

@@ -26,6 +26,25 @@ def test_example_set_projects_and_lists_neighbours():
     assert any("Simmer the tomato sauce" in m.value for m in app.markdown)
 
 
+def test_token_view_tables_the_same_word_across_sentences():
+    app = open_page(proj_method="pca")
+    assert app.selectbox(key="proj_same_token").value == "bank"
+    table = [df.value for df in app.dataframe if "sentences" in df.value.columns][0]
+    assert list(table["sentences"]) == ["1 ↔ 2", "1 ↔ 3", "1 ↔ 4", "2 ↔ 3", "2 ↔ 4", "3 ↔ 4"]
+    assert list(table.columns)[1:] == [f"layer {i}" for i in range(6)] + ["layer 6 (shown)"]
+    assert (table["layer 0"] > 0.9).all() and (table["layer 6 (shown)"] < table["layer 0"]).all()
+    caption = next(c.value for c in app.caption if "occurrences of" in c.value)
+    final = table["layer 6 (shown)"]
+    assert f"Layer 6: {final.min():.3f}–{final.max():.3f}" in caption  # the caption quotes the table
+    closest = table["sentences"][final.idxmax()].split(" ↔ ")
+    assert f"closest: sentences {closest[0]} and {closest[1]}" in caption
+    assert "drift apart" not in "\n".join(m.value for m in app.markdown)  # no promise the numbers may not keep
+    app.selectbox(key="proj_same_token").set_value("the").run()
+    assert not app.exception
+    app.slider(key="proj_token_layer").set_value(0).run()
+    assert any("Move the layer slider" in c.value for c in app.caption)
+
+
 def test_typed_sentences_and_the_layer_slider():
     app = open_page(proj_source="Typed, one per line", proj_method="pca",
                     proj_typed="a red apple\na green pear\nthe stock market\nbond yields rose")

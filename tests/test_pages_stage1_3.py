@@ -119,6 +119,23 @@ def test_tokenization_shows_chips_both_tokenizers_and_the_vocabulary():
     assert "cat" in [c.value for c in app.code] and "cat → 4937" in [c.value for c in app.code]
 
 
+def test_word_counts_agree_across_the_banner_the_overview_and_the_two_tokenizers():
+    text = "The cat sat on the mat, unhappily."  # 7 space-separated words; the pre-tokenizer makes 9 pieces
+    app = _open(TOKENIZATION, text=text)
+    assert _shapes(app).startswith("7 words (9 once the tokenizer splits off punctuation) → 14 tokens")
+    assert _metric(app, "words") == "7"
+    app.switch_page("pages/home.py").run()
+    assert not app.exception
+    stages = [df.value for df in app.dataframe if "what happens" in df.value.columns][0]
+    assert stages["what happens"].iloc[0] == "7 words → 14 tokens"
+
+
+def test_tokenization_empty_text_says_one_thing():
+    app = _open(TOKENIZATION, text="   ")
+    assert "Nothing to compare yet: type a sentence in the sidebar." in [i.value for i in app.info]
+    assert not any("Nothing to compare yet: The text is empty" in i.value for i in app.info)
+
+
 def test_tokenization_lookups_react():
     app = _open(TOKENIZATION)
     app.number_input(key="tok_lookup_id").set_value(102).run()
@@ -171,6 +188,16 @@ def test_embedding_lookup_rows_table_and_nearest_rows(bundled):
     assert list(parts["vector"]) == ["token row (the lookup)", "+ position row", "+ token-type row", "= sum",
                                      "after LayerNorm = enters layer 1"]
     assert any("LayerNorm (embeddings.LayerNorm)" in c.value for c in app.caption)
+    assert "Of all 30,522 rows of the table, the 10 most similar (by cosine) to row 4937" in _texts(app)
+    # raw row vs what enters layer 1: every row on its own colour scale, so the small rows are not washed out
+    parts_spec = next(spec for key, spec in _charts(app).items() if "emb_parts" in key)
+    traces = parts_spec["data"]
+    assert [t["name"] for t in traces] == list(parts["vector"])
+    limits = [t["zmax"] for t in traces]
+    assert all(t["zmin"] == -t["zmax"] and t["showscale"] is False for t in traces)
+    assert limits[-1] > 5 * limits[0]  # LayerNorm's output is far larger than the raw token row
+    assert traces[0]["y"][0].startswith("token row (the lookup) (±")
+    assert any("Each row has its own colour scale" in c.value for c in app.caption)
     app.radio(key="emb_strip_view").set_value("what enters layer 1").run()
     assert not app.exception
 
@@ -192,7 +219,12 @@ def test_positional_page_sinusoids_learned_table_and_word_order():
     app = _open(POSITIONAL)
     assert _shapes(app) == "9 positions → 9 × 384 position rows, added to the 9 × 384 token rows → 9 × 384"
     text = _texts(app)
-    assert "learned table of absolute positions" in text and "not the article's sinusoids" in text
+    assert "learned table of absolute positions" in text and "does not use the article's sinusoids" in text
+    info_box = next(i.value for i in app.info if "article's sinusoids" in i.value)
+    assert "sinusoids: those" not in info_box and info_box.count(":") <= 1  # one colon, not two stacked clauses
+    # 9 positions: the float32 dot products on each diagonal are exactly equal, so no "at most 0.0e+00"
+    assert any("the dot products are identical: they depend only on the distance" in c.value for c in app.caption)
+    assert "0.0e+00" not in text
     assert "A learned table of 512 × 384" in text and "at most 256 tokens" in text
     assert _metric(app, "cosine similarity, as the model computes it") == "0.990707"
     assert _metric(app, "cosine similarity, position information removed") == "1.000000"

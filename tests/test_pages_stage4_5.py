@@ -158,6 +158,15 @@ def test_worked_formula_numbers_come_from_the_model():
     np.testing.assert_allclose(table["weight (the model's)"], expected[2, 4, 3], atol=1e-5)
     np.testing.assert_allclose(table["weight (computed here)"], expected[2, 4, 3], atol=1e-5)
     assert table["weight (computed here)"].sum() == pytest.approx(1.0, abs=1e-4)
+    # No bias in this model: the score is q·k × 1/√32, one column (not a "× 0.1768" column equal to "score")
+    score = next(c for c in table.columns if c.startswith("score = q·k × "))
+    assert score == "score = q·k × 0.1768" and "+ bias" not in table.columns
+    np.testing.assert_allclose(table[score], table["q·k"] * 0.1767767, atol=2e-4)
+    keys = chart(app, "attn_keys")
+    assert list(keys["layout"]["yaxis"]["ticktext"]) == list(keys["data"][0]["y"])  # all 9 rows labelled
+    scores = chart(app, "attn_scores")["layout"]
+    left, right = scores["yaxis"]["range"], scores["yaxis2"]["range"]
+    assert -left[0] / (left[1] - left[0]) == pytest.approx(-right[0] / (right[1] - right[0]))  # zeros aligned
     metrics = {m.label: float(m.value) for m in app.metric}
     assert all(value < 1e-4 for value in metrics.values()) and len(metrics) == 3
     # The weighted sum drawn next to the model's own head output: the same numbers.

@@ -12,7 +12,7 @@ from sentence_transformers import SentenceTransformer
 
 from core import trace_text
 from core.idf import idf_weights
-from core.similarity import cosine_matrix, pair_contributions
+from core.similarity import cosine_matrix, occurrence_cosines, pair_contributions, repeated_tokens
 from core.sts import StsFormatError, evaluate_sts, read_sts
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,3 +100,28 @@ def test_token_pair_contributions_sum_to_the_cosine(bundled, pooling):
     assert abs(split.cosine - expected) < 1e-5
     if pooling == "mean":
         assert abs(split.cosine - 0.564) < 0.005
+
+
+def test_same_token_in_different_sentences_per_layer(bundled):
+    lines = ["I sat on the bank of the river.", "The bank approved my loan.", "the bank, the bank"]
+    traces = [trace_text(bundled, line) for line in lines]
+    repeated = repeated_tokens([t.tokens.tokens for t in traces], [t.tokens.special_mask for t in traces])
+    assert "[CLS]" not in repeated and "river" not in repeated and set(repeated) >= {"bank", "the"}
+    assert repeated["bank"] == [(0, 5), (1, 2), (2, 2), (2, 5)]
+    pairs = occurrence_cosines([t.hidden_states for t in traces], repeated["bank"], "bank")
+    assert [(p.first, p.second) for p in pairs] == [((0, 5), (1, 2)), ((0, 5), (2, 2)), ((0, 5), (2, 5)),
+                                                   ((1, 2), (2, 2)), ((1, 2), (2, 5))]  # never within one sentence
+    for pair in pairs:
+        a = traces[pair.first[0]].hidden_states[:, pair.first[1]]
+        b = traces[pair.second[0]].hidden_states[:, pair.second[1]]
+        for layer in (0, len(traces[0].layers)):
+            expected = float(torch_cosine(a[layer], b[layer]))
+            assert pair.cosines[layer] == pytest.approx(expected, abs=1e-5)
+    assert pairs[3].cosines[0] == pytest.approx(1.0, abs=1e-5)  # same row, same position: identical at layer 0
+    assert len(occurrence_cosines([t.hidden_states for t in traces], repeated["bank"], max_pairs=2)) == 2
+
+
+def torch_cosine(a, b):
+    import torch
+
+    return torch.nn.functional.cosine_similarity(torch.tensor(a), torch.tensor(b), dim=0)

@@ -211,8 +211,22 @@ def head_from_selection(selection) -> tuple[int, int] | None:
         return None
 
 
+def aligned_zero_ranges(values, top_right: float = 1.05) -> tuple[list[float], list[float]]:
+    """Ranges for a left axis showing ``values`` and a right axis showing 0 … ``top_right``, with both zeros at the
+    same height (the right axis extends below 0 exactly as far, proportionally, as the left one does)."""
+    finite = np.asarray(values, dtype=np.float64)
+    finite = finite[np.isfinite(finite)]
+    low = min(0.0, float(finite.min())) if finite.size else 0.0
+    high = max(0.0, float(finite.max())) if finite.size else 1.0
+    pad = 0.05 * ((high - low) or 1.0)
+    low, high = (low - pad if low < 0 else 0.0), high + pad
+    below = -low / high  # how far under zero the axis reaches, as a share of what it shows above zero
+    return [low, high], [-below * top_right, top_right]
+
+
 def worked_scores(worked: WorkedAttention, labels: list[str]) -> go.Figure:
-    """The query's scores (bars, left axis) and the softmax weights (line, right axis), one per key."""
+    """The query's scores (bars, left axis) and the softmax weights (line, right axis), one per key; the two
+    axes put zero at the same height, so a weight is never drawn below a bar's baseline."""
     x = list(labels)
     shown_scores = np.where(worked.allowed, worked.scores, np.nan)
     figure = make_subplots(specs=[[{"secondary_y": True}]])
@@ -224,9 +238,10 @@ def worked_scores(worked: WorkedAttention, labels: list[str]) -> go.Figure:
     figure.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h", y=1.12),
                          bargap=0.15)
     figure.update_xaxes(type="category", tickangle=-60)
-    figure.update_yaxes(title_text="score", secondary_y=False)
-    figure.update_yaxes(title_text="weight", range=[0, 1.05], tickmode="linear", dtick=0.2, showgrid=False,
-                        secondary_y=True)
+    left, right = aligned_zero_ranges(shown_scores)
+    figure.update_yaxes(title_text="score", range=left, zeroline=True, secondary_y=False)
+    figure.update_yaxes(title_text="weight", range=right, tickmode="array", tickvals=[0, 0.2, 0.4, 0.6, 0.8, 1.0],
+                        showgrid=False, zeroline=False, secondary_y=True)
     return figure
 
 

@@ -7,6 +7,8 @@ import plotly.graph_objects as go
 
 from .labels import unique_labels
 
+EVERY_LABEL_UP_TO = 40  # rows up to which a heatmap prints every row label
+
 
 def heatmap(
     values: np.ndarray,
@@ -47,8 +49,32 @@ def heatmap(
         yaxis_title=y_title or None,
     )
     figure.update_yaxes(autorange="reversed", type="category" if y_labels is not None else None)
+    if y_labels is not None and rows <= EVERY_LABEL_UP_TO:  # Plotly would thin the labels; a reader needs each row's
+        shown = list(y_labels)
+        figure.update_yaxes(tickmode="array", tickvals=shown, ticktext=shown, tickfont=dict(size=12 if rows <= 20 else 9))
     if x_labels is not None:
         figure.update_xaxes(type="category")
+    return figure
+
+
+def rows_own_scale(values: np.ndarray, row_labels, limits, *, x_title: str = "dimension", colorscale: str = "RdBu",
+                   decimals: int = 3, row_height: int = 36, hover: str = "%{y} · dim %{x}: %{z:.3f}") -> go.Figure:
+    """One heatmap row per vector, each on its OWN symmetric colour scale ±limits[i] (printed in the row's label):
+    vectors of very different size (a raw embedding row, a LayerNorm output ten times larger) all stay readable."""
+    from plotly.subplots import make_subplots
+
+    values = np.round(np.asarray(values, dtype=np.float32), decimals)
+    count = values.shape[0]
+    figure = make_subplots(rows=count, cols=1, shared_xaxes=True, vertical_spacing=min(0.02, 0.3 / max(count, 1)))
+    for index, (label, limit) in enumerate(zip(row_labels, limits)):
+        name = f"{label} (±{float(limit):.3g})"
+        figure.add_trace(go.Heatmap(z=values[index: index + 1], y=[name], name=str(label), colorscale=colorscale,
+                                    zmin=-float(limit), zmax=float(limit), showscale=False,
+                                    hovertemplate=hover + "<extra></extra>"),
+                         row=index + 1, col=1)
+    figure.update_layout(height=70 + row_height * count, margin=dict(l=10, r=10, t=10, b=10))
+    figure.update_yaxes(type="category")
+    figure.update_xaxes(title_text=x_title, row=count, col=1)
     return figure
 
 
@@ -74,23 +100,37 @@ def vector_bar(vector: np.ndarray, *, title: str = "", height: int = 220) -> go.
 
 
 def matrix_grid(matrices: dict, labels, *, zmin: float = -1.0, zmax: float = 1.0, columns: int = 3,
-                colorscale: str = "RdBu", hover: str = "%{y} ↔ %{x}: %{z:.3f}", height_per_row: int = 330):
-    """Several square matrices (e.g. one similarity matrix per pooling) on ONE colour scale."""
+                colorscale: str = "RdBu", hover: str = "%{y} ↔ %{x}: %{z:.3f}", height_per_row: int = 330,
+                tick_text=None, values_up_to: int = 10):
+    """Several square matrices (e.g. one similarity matrix per pooling) on ONE colour scale.
+
+    ``labels`` name the rows/columns (hover, export); ``tick_text`` (e.g. "1" … "N", matching a numbered list
+    beside the figure) is printed on the axes instead of the long labels, which stay hidden when it is None.
+    Each cell prints its value (2 decimals) when there are at most ``values_up_to`` rows."""
     from plotly.subplots import make_subplots
 
     names = list(matrices)
     rows = (len(names) + columns - 1) // columns
     figure = make_subplots(rows=rows, cols=columns, subplot_titles=names, horizontal_spacing=0.06, vertical_spacing=0.12)
     labels = list(labels)
+    values = {} if len(labels) > values_up_to else dict(
+        texttemplate="%{z:.2f}", textfont=dict(size=12 if len(labels) <= 5 else 10))
     for index, name in enumerate(names):
         figure.add_trace(
             go.Heatmap(z=np.round(np.asarray(matrices[name], dtype=np.float32), 3), x=labels, y=labels, zmin=zmin, zmax=zmax,
                        name=str(name),
-                       colorscale=colorscale, coloraxis="coloraxis", hovertemplate=hover + "<extra>" + name + "</extra>"),
+                       colorscale=colorscale, coloraxis="coloraxis", hovertemplate=hover + "<extra>" + name + "</extra>",
+                       **values),
             row=index // columns + 1, col=index % columns + 1,
         )
     figure.update_layout(coloraxis=dict(colorscale=colorscale, cmin=zmin, cmax=zmax), height=rows * height_per_row + 60,
                          margin=dict(l=10, r=10, t=40, b=10))
-    figure.update_yaxes(autorange="reversed", type="category", showticklabels=False)
-    figure.update_xaxes(type="category", showticklabels=False)
+    if tick_text is None:
+        figure.update_yaxes(autorange="reversed", type="category", showticklabels=False)
+        figure.update_xaxes(type="category", showticklabels=False)
+    else:
+        ticks = dict(type="category", showticklabels=True, tickmode="array", tickvals=labels,
+                     ticktext=[str(t) for t in tick_text], tickfont=dict(size=10))
+        figure.update_yaxes(autorange="reversed", **ticks)
+        figure.update_xaxes(side="bottom", **ticks)
     return figure

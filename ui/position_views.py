@@ -23,12 +23,15 @@ def offset_figure(profile: OffsetProfile, *, title: str, y_title: str, height: i
     offsets = profile.offsets[keep]
     mean = np.round(profile.mean[keep], 4)
     spread = np.round(profile.spread[keep], 6)
+    # Whiskers reach the diagonal's own min and max (asymmetric): a cosine's whisker never passes 1.
+    above = np.clip(profile.maximum[keep] - mean, 0.0, None)
+    below = np.clip(mean - profile.minimum[keep], 0.0, None)
     figure = go.Figure(
         go.Scatter(
             x=offsets, y=mean, mode="lines+markers", marker=dict(size=4),
-            error_y=dict(type="data", array=spread / 2, visible=True, thickness=1),
+            error_y=dict(type="data", symmetric=False, array=above, arrayminus=below, visible=True, thickness=1),
             customdata=spread,
-            hovertemplate="offset %{x}: mean %{y:.4f}, spread %{customdata:.2e}<extra></extra>",
+            hovertemplate="offset %{x}: mean %{y:.4f}, spread (max − min) %{customdata:.2e}<extra></extra>",
         )
     )
     figure.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40, b=10),
