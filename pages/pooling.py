@@ -220,9 +220,13 @@ with tab_similarity:
                     "h_i · h_j / (T_a T_b |a| |b|); for max pooling each dimension belongs to the token that won it in each "
                     "sentence. The heatmap below adds up to the score.")
         c1, c2, c3 = st.columns(3)
-        first = c1.selectbox("Sentence A", range(len(sentences)), format_func=lambda i: f"{i + 1}. {visible(sentences[i], show_spaces=False)[:60]}", key="pool_a")
+        # Keyed by the sentence set: a keyed selectbox whose options change keeps showing the old labels
+        # (Streamlit 1.67), so a new set gets new pickers.
+        set_key = hashlib.sha256("\n".join(sentences).encode("utf-8", "surrogatepass")).hexdigest()[:12]
+        first = c1.selectbox("Sentence A", range(len(sentences)), format_func=lambda i: f"{i + 1}. {visible(sentences[i], show_spaces=False)[:60]}",
+                             key=f"pool_a_{set_key}")
         second = c2.selectbox("Sentence B", range(len(sentences)), index=min(1, len(sentences) - 1),
-                              format_func=lambda i: f"{i + 1}. {visible(sentences[i], show_spaces=False)[:60]}", key="pool_b")
+                              format_func=lambda i: f"{i + 1}. {visible(sentences[i], show_spaces=False)[:60]}", key=f"pool_b_{set_key}")
         chosen = c3.selectbox("Pooling", names, index=names.index(native) if native in names else 1,
                               format_func=lambda n: label(n, native), key="pool_pair_pooling")
         pair_table = pd.DataFrame({

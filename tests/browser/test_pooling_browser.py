@@ -26,6 +26,10 @@ def test_pooling_page(page, tmp_path):
     page.wait_for_timeout(500)
     wait_for_app(page, "text=token-pair shares")
     assert page.locator("b", has_text="Tax law").count() == 0  # markup typed as text stays text
+    # the pair pickers show the new set's sentences, not the previous set's (a keyed-selectbox quirk)
+    page.wait_for_function("() => document.querySelectorAll('input[aria-label=\"Sentence A\"]').length === 1", timeout=30_000)
+    assert page.get_by_role("combobox", name="Sentence A").input_value().startswith("1. A dog runs in the park")
+    assert page.get_by_role("combobox", name="Sentence B").input_value().startswith("2. A puppy is playing outside")
     assert_no_error_text(page)
     screenshot(page, "pooling-similarity")
 
