@@ -21,7 +21,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
 
-from core.projection import POINT_CAPS, ProjectionParams, project  # noqa: E402
+from core.embed.projection import POINT_CAPS, ProjectionParams, project  # noqa: E402
 
 
 def timed(function):

@@ -51,7 +51,7 @@ def text_for(index: int) -> str:
 
 
 def soak(reruns: int, every: int, report=print) -> list[tuple[int, float, int, int]]:
-    from core.hooks import live_recorder_hooks
+    from core.models.hooks import live_recorder_hooks
 
     app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
     app.run()

@@ -18,8 +18,8 @@ import time
 
 from bench.page_rerun import ROOT, AppTest, measure
 from core import load_model
-from core.positional import word_order_experiment
-from core.vocabulary import nearest_rows, row_norms
+from core.analysis.positional import word_order_experiment
+from core.text.vocabulary import nearest_rows, row_norms
 
 PAGES = ("pages/tokenization.py", "pages/embedding_lookup.py", "pages/positional_encoding.py")
 

@@ -20,7 +20,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from sentence_transformers import SentenceTransformer  # noqa: E402
 
 from core import load_model  # noqa: E402
-from core.sts import evaluate_sts, read_sts  # noqa: E402
+from core.embed.sts import evaluate_sts, read_sts  # noqa: E402
 
 TEST = Path(__file__).resolve().parent.parent / "assets" / "stsb" / "stsb-en-test.csv"
 
@@ -46,7 +46,7 @@ def main() -> None:
     print(f"STS-B test: {len(pairs)} pairs, {len(unique)} unique sentences, best of {args.rounds}")
     print("  " + ", ".join(f"{k} {v:.2f}" for k, v in result.spearman.items()))
     print(f"  SentenceTransformer.encode of the unique sentences: {t:6.2f} s")
-    print(f"  core.sts.evaluate_sts, every pooling:               {o:6.2f} s")
+    print(f"  core.embed.sts.evaluate_sts, every pooling:               {o:6.2f} s")
     print(f"  ratio evaluation / encode:                          {o / t:6.2f}  (goal ≤ 1.2)")
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from core import embed_texts, load_model  # noqa: E402
-from core.contrastive import fine_tune  # noqa: E402
+from core.analysis.contrastive import fine_tune  # noqa: E402
 
 STSB = Path(__file__).resolve().parent.parent / "assets" / "stsb" / "stsb-en-dev.csv"
 

@@ -8,10 +8,10 @@ Knows nothing of Streamlit; returns plain dataclasses and numpy arrays.
     >>> trace.tokens.tokens, trace.hidden_states.shape, trace.attentions.shape
 """
 
-from .architectures import ARCHITECTURES, Architecture, supported_model_types
-from .bundled import BUNDLED_MODEL_ID
-from .devices import available_devices, resolve_device
-from .embedding import embed_texts
+from .models.architectures import ARCHITECTURES, Architecture, supported_model_types
+from .models.bundled import BUNDLED_MODEL_ID
+from .models.devices import available_devices, resolve_device
+from .embed.embedding import embed_texts
 from .errors import (
     DeviceError,
     ExplorerError,
@@ -21,12 +21,12 @@ from .errors import (
     ModelTooLargeError,
     UnsupportedArchitectureError,
 )
-from .hooks import count_registered_hooks
-from .loading import ExplorerModel, build_model_from_config, load_model
-from .model_info import ModelInfo
-from .pooling import POOLING_FUNCTIONS, POOLING_LABELS, l2_normalize, pool
-from .tokenization import TokenizedText, Truncation, gpt2_tokenizer, tokenize
-from .trace import EmbeddingStage, LayerTrace, Trace, trace_text
+from .models.hooks import count_registered_hooks
+from .models.loading import ExplorerModel, build_model_from_config, load_model
+from .models.model_info import ModelInfo
+from .pipeline.pooling import POOLING_FUNCTIONS, POOLING_LABELS, l2_normalize, pool
+from .text.tokenization import TokenizedText, Truncation, gpt2_tokenizer, tokenize
+from .trace.tracer import EmbeddingStage, LayerTrace, Trace, trace_text
 
 __all__ = [
     "ARCHITECTURES", "Architecture", "BUNDLED_MODEL_ID", "DeviceError", "EmbeddingStage", "ExplorerError",

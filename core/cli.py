@@ -27,9 +27,9 @@ def _read_text(args) -> str:
 
 
 def _cmd_trace(args) -> int:
-    from .export import trace_arrays
-    from .loading import load_model
-    from .trace import trace_text
+    from .trace.export import trace_arrays
+    from .models.loading import load_model
+    from .trace.tracer import trace_text
 
     model = load_model(args.model, args.device)
     trace = trace_text(model, _read_text(args))
@@ -43,12 +43,12 @@ def _cmd_trace(args) -> int:
 
 
 def _cmd_tokenize(args) -> int:
-    from .tokenization import gpt2_tokenizer, tokenize
+    from .text.tokenization import gpt2_tokenizer, tokenize
 
     if args.tokenizer == "gpt2":
         tokenizer, max_length = gpt2_tokenizer(), 1024
     else:
-        from .loading import load_model
+        from .models.loading import load_model
 
         model = load_model(args.model, "cpu")
         tokenizer, max_length = model.tokenizer, model.info.max_seq_length
@@ -61,9 +61,9 @@ def _cmd_tokenize(args) -> int:
 
 
 def _cmd_sts_eval(args) -> int:
-    from .loading import load_model
-    from .pooling import POOLING_LABELS
-    from .sts import evaluate_sts, read_sts
+    from .models.loading import load_model
+    from .pipeline.pooling import POOLING_LABELS
+    from .embed.sts import evaluate_sts, read_sts
 
     pairs = read_sts(args.file)
     model = load_model(args.model, args.device)
@@ -87,9 +87,9 @@ def _cmd_sts_eval(args) -> int:
 def _cmd_embed(args) -> int:
     from pathlib import Path
 
-    from .datasets import read_table, sentence_set, write_vectors_parquet
-    from .embedding import embed_texts
-    from .loading import load_model
+    from .text.datasets import read_table, sentence_set, write_vectors_parquet
+    from .embed.embedding import embed_texts
+    from .models.loading import load_model
 
     path = Path(args.input)
     frame = read_table(path.read_bytes(), path.name, max_rows=10_000_000)

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.attention_stats import (
+from core.analysis.attention_stats import (
     block_average,
     head_overview,
     hidden_share,

@@ -9,8 +9,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import ExplorerError
-from core.contrastive import MAX_PAIRS, MAX_STEPS, fine_tune, info_nce, untrained_twin
-from core.projection import pca
+from core.analysis.contrastive import MAX_PAIRS, MAX_STEPS, fine_tune, info_nce, untrained_twin
+from core.embed.projection import pca
 from ui import state
 from ui.common import stage_header
 from ui.export import show_figure

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.vocabulary import embedding_parts
+from core.text.vocabulary import embedding_parts
 from ui import lookup_views, state
 from ui.position_views import robust_limit
 from ui.common import model_caption, stage_header, truncation_notice

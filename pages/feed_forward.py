@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.ffn_stats import (
+from core.analysis.ffn_stats import (
     activation_histogram,
     ffn_shape,
     most_active_neurons,

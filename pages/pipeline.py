@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import ExplorerError
-from core.pipeline import reconstruct
+from core.analysis.reconstruction import reconstruct
 from ui import state
 from ui.common import model_caption, stage_header, truncation_notice
 from ui.export import show_figure

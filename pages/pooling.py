@@ -9,10 +9,10 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import ExplorerError, POOLING_LABELS, pool
-from core.datasets import read_table
-from core.datasets import sentence_set as sentence_set_from
-from core.pooling import max_pooling_winners
-from core.similarity import cosine_matrix, pair_contributions
+from core.text.datasets import read_table
+from core.text.datasets import sentence_set as sentence_set_from
+from core.pipeline.pooling import max_pooling_winners
+from core.analysis.similarity import cosine_matrix, pair_contributions
 from ui import state
 from ui.common import model_caption, stage_header, truncation_notice
 from ui.export import show_figure

@@ -7,7 +7,7 @@ import numpy as np
 import streamlit as st
 
 from core import ExplorerError
-from core.positional import (
+from core.analysis.positional import (
     cosine_matrix,
     dot_products,
     offset_profile,
@@ -16,7 +16,7 @@ from core.positional import (
     rotation_path,
     sinusoidal_encoding,
 )
-from core.tokenization import validate_text
+from core.text.tokenization import validate_text
 from ui import position_views as views
 from ui import state
 from ui.common import model_caption, stage_header, truncation_notice

@@ -6,11 +6,11 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core import ExplorerError
-from core.datasets import (
+from core.text.datasets import (
     DatasetError, check_vectors, pair_vectors_with_texts, read_table, read_vectors, sentence_set,
 )
-from core.projection import POINT_CAPS, ProjectionParams, kmeans_labels, nearest_neighbours, pca
-from core.similarity import occurrence_cosines, repeated_tokens
+from core.embed.projection import POINT_CAPS, ProjectionParams, kmeans_labels, nearest_neighbours, pca
+from core.analysis.similarity import occurrence_cosines, repeated_tokens
 from ui import state
 from ui.common import stage_header
 from ui.export import show_figure
@@ -92,7 +92,7 @@ def load_input():
             lines = [line.strip() for line in (st.session_state.get("proj_typed") or "").splitlines() if line.strip()]
             if len(lines) > MAX_TYPED:
                 st.info(f"Only the first {MAX_TYPED:,} lines are used; upload a file for more.")
-            from core.datasets import SentenceSet
+            from core.text.datasets import SentenceSet
 
             return SentenceSet(tuple(lines[:MAX_TYPED]), None)
         upload = st.file_uploader("A CSV, TSV, TXT or Parquet table" if source == "Upload a table" else

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from core import ExplorerError, gpt2_tokenizer, tokenize
-from core.vocabulary import chunk_document, id_to_token, special_tokens, split_by_words, token_to_id, vocabulary_size
+from core.text.vocabulary import chunk_document, id_to_token, special_tokens, split_by_words, token_to_id, vocabulary_size
 from ui import state
 from ui.common import model_caption, stage_header, truncation_notice
 from ui.labels import md_escape, visible

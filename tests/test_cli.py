@@ -53,7 +53,7 @@ def test_errors_are_one_clear_line():
 def test_trace_npz_bytes_round_trip(bundled):
     import io
 
-    from core.export import trace_npz_bytes
+    from core.trace.export import trace_npz_bytes
 
     trace = trace_text(bundled, "Download me")
     data = np.load(io.BytesIO(trace_npz_bytes(trace)))

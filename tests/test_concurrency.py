@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from core import count_registered_hooks, embed_texts, trace_text
-from core.hooks import HookRecorder, live_recorder_hooks
+from core.models.hooks import HookRecorder, live_recorder_hooks
 
 SENTENCES = [
     "The cat sat on the mat.",

@@ -10,8 +10,8 @@ from sentence_transformers import SentenceTransformer
 from sentence_transformers.losses import MultipleNegativesRankingLoss
 
 from core import InputTextError, trace_text
-from core.contrastive import MAX_STEPS, fine_tune, info_nce, score_pairs, untrained_twin
-from core.pipeline import reconstruct
+from core.analysis.contrastive import MAX_STEPS, fine_tune, info_nce, score_pairs, untrained_twin
+from core.analysis.reconstruction import reconstruct
 
 ANCHORS = ["The cat sat on the mat", "How do I reset my password?", "Stocks fell sharply", "He cooked pasta"]
 POSITIVES = ["A feline rested on the rug", "I forgot my password", "Share prices dropped", "He made spaghetti"]

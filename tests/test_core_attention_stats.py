@@ -9,7 +9,7 @@ import torch
 from scipy.stats import entropy as scipy_entropy
 
 from core import trace_text
-from core.attention_stats import (
+from core.analysis.attention_stats import (
     block_average,
     head_entropy,
     head_overview,

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from core import trace_text
-from core.ffn_stats import (
+from core.analysis.ffn_stats import (
     ffn_shape,
     most_active_neurons,
     near_zero_by_layer,

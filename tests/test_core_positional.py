@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from core import count_registered_hooks, trace_text
-from core.positional import (
+from core.analysis.positional import (
     ablation_plan,
     cosine_matrix,
     dot_products,
@@ -163,7 +163,7 @@ def _reference_embedding(model, tokenizer, text):
 def test_word_order_matches_sentence_transformers(bundled):
     from sentence_transformers import SentenceTransformer
 
-    from core.bundled import bundled_model_dir
+    from core.models.bundled import bundled_model_dir
 
     st_model = SentenceTransformer(str(bundled_model_dir()), device="cpu")
     a, b = "The cat bit the dog", "The dog bit the cat"
@@ -234,7 +234,7 @@ def test_rope_ablation_skips_the_rotation():
     from transformers import AutoTokenizer
 
     from core import build_model_from_config
-    from core.bundled import bundled_model_dir
+    from core.models.bundled import bundled_model_dir
 
     # initializer_range 0.5: with the default 0.02 a random model's attention is almost uniform,
     # and order would barely matter even with RoPE on.

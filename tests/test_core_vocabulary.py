@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from core import InputTextError, gpt2_tokenizer, trace_text
-from core.vocabulary import (
+from core.text.vocabulary import (
     chunk_document,
     embedding_parts,
     id_to_token,

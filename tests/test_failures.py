@@ -14,9 +14,9 @@ import torch
 import transformers
 
 from core import ModelTooLargeError, embed_texts, load_model, trace_text
-from core.bundled import bundled_model_dir
-from core.device_fallback import is_device_failure
-from core.loading import DEFAULT_MAX_MODEL_MB, estimated_parameters, max_model_megabytes
+from core.models.bundled import bundled_model_dir
+from core.models.device_fallback import is_device_failure
+from core.models.loading import DEFAULT_MAX_MODEL_MB, estimated_parameters, max_model_megabytes
 from tests.tiny_models import build_tiny
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
@@ -66,7 +66,7 @@ def test_a_local_folder_over_the_cap_is_refused_before_loading(tmp_path, monkeyp
 def test_a_hub_model_over_the_cap_is_refused_before_its_weights_are_fetched(monkeypatch):
     big = transformers.LlamaConfig(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32,
                                    num_attention_heads=32, vocab_size=32000)
-    monkeypatch.setattr("core.loading._sentence_transformers_files", lambda source, is_local: (None, ""))
+    monkeypatch.setattr("core.models.loading._sentence_transformers_files", lambda source, is_local: (None, ""))
     monkeypatch.setattr(transformers.AutoConfig, "from_pretrained", lambda *args, **kwargs: big)
     _forbid_weight_downloads(monkeypatch)
     monkeypatch.delenv("EXPLORER_MAX_MODEL_MB", raising=False)

@@ -82,7 +82,7 @@ def test_bars_and_lines_are_a_long_table():
 
 
 def test_scatter_with_customdata_from_the_positional_page():
-    from core.positional import dot_products, offset_profile, sinusoidal_encoding
+    from core.analysis.positional import dot_products, offset_profile, sinusoidal_encoding
 
     profile = offset_profile(dot_products(sinusoidal_encoding(12, 16)))
     fig = position_views.offset_figure(profile, title="Sinusoids: dot product by distance", y_title="PE[m]·PE[n]")
@@ -133,7 +133,7 @@ def traced(bundled):
 
 
 def test_attention_figures_from_a_real_trace(traced):
-    from core.attention_stats import head_overview, worked_attention
+    from core.analysis.attention_stats import head_overview, worked_attention
 
     layer = traced.layers[2]
     labels = unique_labels(traced.tokens.tokens)
@@ -166,7 +166,7 @@ def test_attention_figures_from_a_real_trace(traced):
 
 
 def test_worked_scores_put_both_zeros_at_one_height(traced):
-    from core.attention_stats import worked_attention
+    from core.analysis.attention_stats import worked_attention
 
     labels = unique_labels(traced.tokens.tokens)
     for layer_index, head, query in [(2, 1, 2), (0, 0, 1), (5, 11, 8)]:
@@ -196,7 +196,7 @@ def test_heatmap_prints_every_row_label_up_to_forty_rows(rows):
 
 
 def test_feed_forward_figures_from_a_real_trace(traced):
-    from core.ffn_stats import most_active_neurons, residual_stream
+    from core.analysis.ffn_stats import most_active_neurons, residual_stream
 
     acts = traced.layers[0].ffn_activations
     neurons = most_active_neurons(acts, 5)

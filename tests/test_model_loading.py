@@ -13,7 +13,7 @@ from core import (
     resolve_device,
     trace_text,
 )
-from core.bundled import bundled_model_dir, verify_bundled_model
+from core.models.bundled import bundled_model_dir, verify_bundled_model
 
 
 @pytest.fixture(scope="module")

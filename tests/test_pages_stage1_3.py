@@ -10,7 +10,7 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from core.bundled import bundled_model_dir
+from core.models.bundled import bundled_model_dir
 from ui.tokenization_views import LONG_EXAMPLE
 
 from .hostile import HOSTILE_TEXTS

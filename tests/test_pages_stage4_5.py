@@ -85,7 +85,7 @@ def eager_attentions(text):
     """transformers' own output_attentions (eager) for the bundled model: [L, H, T, T]."""
     from transformers import AutoModel, AutoTokenizer
 
-    from core.bundled import bundled_model_dir
+    from core.models.bundled import bundled_model_dir
 
     folder = str(bundled_model_dir())
     tokenizer = AutoTokenizer.from_pretrained(folder)

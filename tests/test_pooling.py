@@ -7,7 +7,7 @@ from sentence_transformers import SentenceTransformer
 from sentence_transformers.models import Pooling
 
 from core import embed_texts, pool, trace_text
-from core.pooling import max_pooling_winners
+from core.pipeline.pooling import max_pooling_winners
 
 SENTENCES = [
     "The cat sat on the mat",

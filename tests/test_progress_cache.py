@@ -57,8 +57,8 @@ def test_a_stopped_computation_leaves_the_cache_usable():
 
 def test_a_stopped_embedding_leaves_the_model_usable(bundled):
     from core import embed_texts
-    from core.embedding import EmbeddingStopped
-    from core.hooks import live_recorder_hooks
+    from core.embed.embedding import EmbeddingStopped
+    from core.models.hooks import live_recorder_hooks
 
     texts = [f"sentence number {i}" for i in range(100)]
     calls = []

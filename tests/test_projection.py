@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from core import embed_texts
-from core.datasets import DatasetError, pair_vectors_with_texts, read_table, read_vectors, sentence_set
-from core.projection import ProjectionError, ProjectionParams, knn_accuracy, nearest_neighbours, pca, project
+from core.text.datasets import DatasetError, pair_vectors_with_texts, read_table, read_vectors, sentence_set
+from core.embed.projection import ProjectionError, ProjectionParams, knn_accuracy, nearest_neighbours, pca, project
 
 ROOT = Path(__file__).resolve().parent.parent
 TOPICS = ROOT / "assets" / "examples" / "topics.csv"

@@ -11,9 +11,9 @@ from scipy.stats import spearmanr
 from sentence_transformers import SentenceTransformer
 
 from core import trace_text
-from core.idf import idf_weights
-from core.similarity import cosine_matrix, occurrence_cosines, pair_contributions, repeated_tokens
-from core.sts import StsFormatError, evaluate_sts, read_sts
+from core.text.idf import idf_weights
+from core.analysis.similarity import cosine_matrix, occurrence_cosines, pair_contributions, repeated_tokens
+from core.embed.sts import StsFormatError, evaluate_sts, read_sts
 
 ROOT = Path(__file__).resolve().parent.parent
 STSB = ROOT / "assets" / "stsb"

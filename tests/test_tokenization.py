@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from core import InputTextError, gpt2_tokenizer, tokenize, trace_text
-from core.bundled import gpt2_bpe_files
+from core.models.bundled import gpt2_bpe_files
 
 
 def test_wordpiece_of_the_article_sentence(bundled):

@@ -7,7 +7,7 @@ import transformers as tf
 from transformers import AutoTokenizer
 
 from core import build_model_from_config, gpt2_tokenizer
-from core.bundled import bundled_model_dir
+from core.models.bundled import bundled_model_dir
 
 BERT_VOCAB = 30522
 GPT2_VOCAB = 50257

@@ -10,7 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.attention_stats import HeadMetric, Links, QueryKeyProjection, WorkedAttention
+from core.analysis.attention_stats import HeadMetric, Links, QueryKeyProjection, WorkedAttention
 
 from .figures import heatmap
 

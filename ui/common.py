@@ -6,7 +6,7 @@ import logging
 
 import streamlit as st
 
-from core.trace import Trace
+from core.trace.tracer import Trace
 
 from .labels import md_escape
 

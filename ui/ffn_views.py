@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from core.ffn_stats import FFNShape, ResidualStream
+from core.analysis.ffn_stats import FFNShape, ResidualStream
 
 from .figures import heatmap
 from .labels import unique_labels

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from core.vocabulary import nearest_rows, row_norms
+from core.text.vocabulary import nearest_rows, row_norms
 
 from . import state
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from core.idf import idf_weights
-from core.sts import StsResult, evaluate_sts, read_sts
+from core.text.idf import idf_weights
+from core.embed.sts import StsResult, evaluate_sts, read_sts
 
 from .progress_cache import ProgressCache, digest
 from .state import cached_model
@@ -57,7 +57,7 @@ def sts_result(model_id: str, device: str, content: bytes, n_pairs: int, pooling
     def compute() -> StsResult:
         pairs = read_sts(content)
         if n_pairs < len(pairs):
-            from core.sts import StsPairs
+            from core.embed.sts import StsPairs
 
             pairs = StsPairs(pairs.sentence1[:n_pairs], pairs.sentence2[:n_pairs], pairs.scores[:n_pairs])
         return evaluate_sts(cached_model(model_id, device), pairs, list(poolings), progress=progress)

@@ -6,7 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.positional import OffsetProfile, WordOrderResult, word_order_experiment
+from core.analysis.positional import OffsetProfile, WordOrderResult, word_order_experiment
 
 from . import state
 

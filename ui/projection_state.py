@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from core import embed_texts
-from core.projection import ProjectionParams, project
+from core.embed.projection import ProjectionParams, project
 
 from .progress_cache import ProgressCache, digest
 from .state import cached_model

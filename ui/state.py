@@ -15,8 +15,8 @@ import numpy as np
 import streamlit as st
 
 from core import BUNDLED_MODEL_ID, ExplorerError, available_devices, load_model, trace_text
-from core.loading import ExplorerModel
-from core.trace import Trace
+from core.models.loading import ExplorerModel
+from core.trace.tracer import Trace
 
 from .labels import md_escape
 
@@ -200,8 +200,8 @@ def clamp_choice(key: str, size: int, default: int = 0) -> None:
 
 def _trace_download() -> None:
     """Every stage of the current text as one .npz, built only when the visitor clicks."""
-    from core.export import trace_npz_bytes
-    from core.tokenization import validate_text
+    from core.trace.export import trace_npz_bytes
+    from core.text.tokenization import validate_text
 
     model_id, device, text = st.session_state[MODEL_KEY], st.session_state[DEVICE_KEY], st.session_state.get(TEXT_KEY, "")
     try:

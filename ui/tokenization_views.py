@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import unicodedata
 
-from core.tokenization import TokenizedText
+from core.text.tokenization import TokenizedText
 
 from .labels import html_escape, visible
 from .tokens import CHIP_STYLE, is_continuation

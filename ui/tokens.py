@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.tokenization import TokenizedText
+from core.text.tokenization import TokenizedText
 
 from .labels import html_escape, visible
 

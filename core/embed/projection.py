@@ -12,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-from .errors import ExplorerError
+from ..errors import ExplorerError
 
 # umap-learn compiles with numba on first use (~8 s); a writable cache makes that once per machine.
 os.environ.setdefault("NUMBA_CACHE_DIR", str(Path.home() / ".cache" / "embedding-explorer" / "numba"))

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .model_info import ModelInfo
-from .trace import Trace
+from ..models.model_info import ModelInfo
+from ..trace.tracer import Trace
 
 # ---------------------------------------------------------------------------------------
 # The FFN's shape

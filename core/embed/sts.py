@@ -17,10 +17,10 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from .embedding import embed_texts
-from .errors import ExplorerError
-from .idf import idf_weights
-from .loading import ExplorerModel
-from .text_files import decode_text
+from ..errors import ExplorerError
+from ..text.idf import idf_weights
+from ..models.loading import ExplorerModel
+from ..text.text_files import decode_text
 
 MAX_STS_PAIRS = 20_000
 

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .errors import ExplorerError
-from .loading import ExplorerModel
-from .pooling import l2_normalize, pool
-from .tokenization import tokenize
+from ..errors import ExplorerError
+from ..models.loading import ExplorerModel
+from ..pipeline.pooling import l2_normalize, pool
+from ..text.tokenization import tokenize
 
 SUPPORTED = ("bert", "distilbert")
 

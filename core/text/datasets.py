@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .errors import ExplorerError
+from ..errors import ExplorerError
 from .text_files import decode_text
 
 MAX_ROWS = 200_000

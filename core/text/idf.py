@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .errors import InputTextError
+from ..errors import InputTextError
 
 
 def idf_weights(tokenizer, corpus: Sequence[str], max_length: int = 512) -> np.ndarray:

@@ -24,9 +24,9 @@ from . import attention_probe  # noqa: F401  (registers the probe attention func
 from .architectures import Architecture, architecture_for, supported_model_types
 from .bundled import BUNDLED_MODEL_ALIASES, BUNDLED_MODEL_ID, bundled_model_dir, verify_bundled_model
 from .devices import resolve_device
-from .errors import ModelLoadError, ModelTooLargeError, UnsupportedArchitectureError
+from ..errors import ModelLoadError, ModelTooLargeError, UnsupportedArchitectureError
 from .model_info import ModelInfo
-from .tokenization import tokenizer_algorithm
+from ..text.tokenization import tokenizer_algorithm
 
 # owner/name as the hub spells it (a bare name like "gpt2" is a valid legacy id).
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9][A-Za-z0-9._-]{0,95})?$")

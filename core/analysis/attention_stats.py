@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .trace import LayerTrace, Trace
+from ..trace.tracer import LayerTrace, Trace
 
 # ---------------------------------------------------------------------------------------
 # Per-head summaries (the layers × heads overview)

@@ -15,10 +15,10 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from .embedding import embed_texts
-from .errors import InputTextError
-from .loading import ExplorerModel
-from .pooling import l2_normalize, pool
+from ..embed.embedding import embed_texts
+from ..errors import InputTextError
+from ..models.loading import ExplorerModel
+from ..pipeline.pooling import l2_normalize, pool
 
 MAX_PAIRS = 32
 MAX_STEPS = 40
@@ -152,7 +152,7 @@ def fine_tune(
 def untrained_twin(explorer: ExplorerModel, seed: int = 0) -> ExplorerModel:
     """A randomly initialised model of the same architecture and tokenizer: what the network
     computes before any training (offline; no download)."""
-    from .loading import build_model_from_config
+    from ..models.loading import build_model_from_config
 
     torch.manual_seed(seed)
     return build_model_from_config(explorer.model.config, explorer.tokenizer, device=explorer.info.device,

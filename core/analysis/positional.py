@@ -18,10 +18,10 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from .device_fallback import run_with_cpu_fallback
-from .loading import ExplorerModel
-from .pooling import l2_normalize, pool
-from .tokenization import tokenize
+from ..models.device_fallback import run_with_cpu_fallback
+from ..models.loading import ExplorerModel
+from ..pipeline.pooling import l2_normalize, pool
+from ..text.tokenization import tokenize
 
 # ---------------------------------------------------------------------------------------------
 # The article's sinusoidal encoding (Vaswani et al. 2017)

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 import numpy as np
 
-from .errors import InputTextError
+from ..errors import InputTextError
 from .tokenization import validate_text
 
 # ---------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import hashlib
 import importlib.util
 from pathlib import Path
 
-from .errors import ModelIntegrityError, ModelLoadError
+from ..errors import ModelIntegrityError, ModelLoadError
 
 BUNDLED_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 BUNDLED_MODEL_ALIASES = {"", "bundled", "default", "all-minilm-l6-v2", BUNDLED_MODEL_ID.lower()}

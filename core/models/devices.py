@@ -6,7 +6,7 @@ import os
 
 import torch
 
-from .errors import DeviceError
+from ..errors import DeviceError
 
 DEVICE_CHOICES = ("auto", "cuda", "mps", "cpu")
 

@@ -14,8 +14,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from .bundled import gpt2_bpe_files
-from .errors import InputTextError
+from ..models.bundled import gpt2_bpe_files
+from ..errors import InputTextError
 
 # Far above any model's window (the longest models here read 8k tokens), low enough that a
 # pasted book cannot make one request tokenize for seconds.

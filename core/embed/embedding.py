@@ -12,10 +12,10 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from .device_fallback import run_with_cpu_fallback
-from .errors import InputTextError
-from .loading import ExplorerModel
-from .pooling import l2_normalize, pool
+from ..models.device_fallback import run_with_cpu_fallback
+from ..errors import InputTextError
+from ..models.loading import ExplorerModel
+from ..pipeline.pooling import l2_normalize, pool
 
 
 class EmbeddingStopped(Exception):

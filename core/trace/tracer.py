@@ -14,12 +14,12 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 
-from .device_fallback import run_with_cpu_fallback
-from .hooks import HookRecorder
-from .loading import ExplorerModel
-from .model_info import ModelInfo
-from .pooling import POOLING_FUNCTIONS, l2_normalize, pool, weighted_mean_pooling
-from .tokenization import TokenizedText, tokenize
+from ..models.device_fallback import run_with_cpu_fallback
+from ..models.hooks import HookRecorder
+from ..models.loading import ExplorerModel
+from ..models.model_info import ModelInfo
+from ..pipeline.pooling import POOLING_FUNCTIONS, l2_normalize, pool, weighted_mean_pooling
+from ..text.tokenization import TokenizedText, tokenize
 
 
 @dataclass(frozen=True)

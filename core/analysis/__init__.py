@@ -1,0 +1,1 @@
+"""Numbers the pages show, computed from traces and vectors (attention, FFN, positions, similarity, training)."""

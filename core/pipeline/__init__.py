@@ -1,0 +1,1 @@
+"""The sentence-transformers pipeline a model declares: prompts, pooling, Dense, Normalize, similarity."""

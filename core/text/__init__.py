@@ -1,0 +1,1 @@
+"""Text in: tokenization, the vocabulary, reading uploaded files, IDF weights."""

@@ -1,0 +1,1 @@
+"""One forward pass of one text with every stage recorded, and its export."""
