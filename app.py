@@ -11,28 +11,15 @@ os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(os.path.dirname(os.path.ab
 
 import streamlit as st  # noqa: E402
 
-from ui import classroom, state  # noqa: E402
+from ui import classroom, page_list, state  # noqa: E402
 
 st.set_page_config(page_title="Embedding Explorer", page_icon="🔬", layout="wide")
 
-# (section, file, title, icon); the file path also names the page in the guided tour.
-PAGE_LIST = [
-    ("Start", "pages/home.py", "Overview: one text, traced", ":material/home:"),
-    ("Stages", "pages/tokenization.py", "1 · Tokenization", ":material/content_cut:"),
-    ("Stages", "pages/embedding_lookup.py", "2 · Embedding lookup", ":material/menu_book:"),
-    ("Stages", "pages/positional_encoding.py", "3 · Positional encoding", ":material/format_list_numbered:"),
-    ("Stages", "pages/attention.py", "4 · Attention", ":material/visibility:"),
-    ("Stages", "pages/feed_forward.py", "5 · Feed-forward", ":material/hub:"),
-    ("Stages", "pages/pooling.py", "6 · Pooling and similarity", ":material/join:"),
-    ("Explore", "pages/pipeline.py", "All together: end to end", ":material/route:"),
-    ("Explore", "pages/projections.py", "Projections", ":material/scatter_plot:"),
-    ("Explore", "pages/contrastive.py", "Training: contrastive learning", ":material/model_training:"),
-]
-
-PAGES: dict[str, list] = {}
-for section, path, title, icon in PAGE_LIST:
-    PAGES.setdefault(section, []).append(st.Page(path, title=title, icon=icon, default=path == "pages/home.py"))
-PATH_BY_TITLE = {title: path for _, path, title, _ in PAGE_LIST}
+PAGES: dict[str, list] = {}  # section → st.Page, built from the one page list (ui/page_list.py)
+for entry in page_list.PAGES:
+    PAGES.setdefault(entry.section, []).append(st.Page(entry.path, title=entry.title, icon=entry.icon,
+                                                       default=entry.path == page_list.HOME))
+PATH_BY_TITLE = page_list.path_by_title()
 
 navigation = st.navigation(PAGES)
 state.mark_frame()

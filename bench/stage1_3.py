@@ -49,7 +49,7 @@ def main() -> None:
             print(f"| {page} | {n_tokens} tokens | {page_t * 1000:.0f} ms | {trace_t * 1000:.0f} ms | {page_t / trace_t:.1f} "
                   f"| {size / 1e6:.3f} MB |")
 
-    table = model.embedding_table()
+    table = model.weights("word_embeddings")
     cat = model.tokenizer.convert_tokens_to_ids("cat")
     norms = row_norms(table)
     print()

@@ -1,6 +1,8 @@
 """The explorer's engine: load a model, trace a text through it, pool, embed.
 
-Knows nothing of Streamlit; returns plain dataclasses and numpy arrays.
+Knows nothing of Streamlit; returns plain dataclasses and numpy arrays. Sub-packages:
+``models`` (the only place a model runs), ``pipeline`` (the sentence-transformers pipeline a model
+declares), ``text``, ``trace``, ``embed`` and ``analysis`` (the numbers pages show).
 
     >>> from core import load_model, trace_text
     >>> model = load_model()                      # the bundled all-MiniLM-L6-v2, offline
@@ -22,16 +24,18 @@ from .errors import (
     UnsupportedArchitectureError,
 )
 from .models.hooks import count_registered_hooks
-from .models.loading import ExplorerModel, build_model_from_config, load_model
+from .models.explorer_model import ExplorerModel
+from .models.loading import build_model_from_config, load_model
 from .models.model_info import ModelInfo
-from .pipeline.pooling import POOLING_FUNCTIONS, POOLING_LABELS, l2_normalize, pool
+from .pipeline.pooling import POOLING_FUNCTIONS, POOLING_LABELS, POOLING_MODES, l2_normalize, pool
+from .pipeline.sentence_pipeline import SentencePipeline
 from .text.tokenization import TokenizedText, Truncation, gpt2_tokenizer, tokenize
-from .trace.tracer import EmbeddingStage, LayerTrace, Trace, trace_text
+from .trace import EmbeddingStage, LayerTrace, Trace, trace_text
 
 __all__ = [
     "ARCHITECTURES", "Architecture", "BUNDLED_MODEL_ID", "DeviceError", "EmbeddingStage", "ExplorerError",
     "ExplorerModel", "InputTextError", "LayerTrace", "ModelInfo", "ModelIntegrityError", "ModelLoadError", "ModelTooLargeError",
-    "POOLING_FUNCTIONS", "POOLING_LABELS", "TokenizedText", "Trace", "Truncation", "UnsupportedArchitectureError",
+    "POOLING_FUNCTIONS", "POOLING_LABELS", "POOLING_MODES", "SentencePipeline", "TokenizedText", "Trace", "Truncation", "UnsupportedArchitectureError",
     "available_devices", "build_model_from_config", "count_registered_hooks", "embed_texts", "gpt2_tokenizer",
     "l2_normalize", "load_model", "pool", "resolve_device", "supported_model_types", "tokenize", "trace_text",
 ]

@@ -154,6 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     args = build_parser().parse_args(argv)
+    from .models.loading import quiet_transformers_logging
+
+    quiet_transformers_logging()
     try:
         return args.run(args)
     except ExplorerError as error:

@@ -13,6 +13,8 @@ from core.analysis.attention_stats import (
     masked_map,
     output_projection_check,
     query_key_projection,
+    share_outside,
+    shown_attention,
     special_columns,
     strongest_links,
     suggested_heads,
@@ -141,9 +143,9 @@ if mask_note:
 # --- one head enlarged, and as lines ---------------------------------------------------------
 which = f"the average of all {n_heads} heads" if average else f"head {head + 1}"
 st.subheader(f"Layer {layer_index + 1}, {which}, enlarged")
-full = np.nanmean(masked, axis=0) if average else masked[head]
-probs_shown = layer.attention_probs.mean(0) if average else layer.attention_probs[head]
-row_sums = probs_shown.sum(-1)
+shown = shown_attention(layer, None if average else head)
+full = shown.masked
+probs_shown = shown.probs
 left, right = st.columns([1.25, 1])
 with left:
     big = full[:, keep]
@@ -156,7 +158,7 @@ with left:
                                         views.block_labels(col_starts, kept_positions)),
                     key="attn_map", name=f"attention-layer{layer_index + 1}-{'average' if average else f'head{head + 1}'}-blocks")
         st.caption(f"{n} tokens: shown as averages over blocks ({small.shape[-2]} × {small.shape[-1]}).")
-    check = f"Every row of the model's weights sums to 1 (largest deviation here: {np.max(np.abs(row_sums - 1)):.1e})."
+    check = f"Every row of the model's weights sums to 1 (largest deviation here: {shown.row_sum_deviation:.1e})."
     if hide_special:
         check += (f" The hidden columns carried **{hidden_share(probs_shown, special):.0%}** of the weight on "
                   "average, so the rows shown now sum to less than 1.")
@@ -183,10 +185,10 @@ with right:
                             queries=window if focus < 0 else [focus], keys=window_keys)
     show_figure(views.head_view(links, [labels[i] for i in window], window, focus=None if focus < 0 else focus),
                 key="attn_head_view", name=f"head-view-layer{layer_index + 1}-{'average' if average else f'head{head + 1}'}")
-    outside = 1.0 - probs_shown[np.ix_(window, window_keys)].sum(-1)
+    outside = share_outside(probs_shown, window, window_keys)
     st.caption((f"Drawn: each token's 2 strongest links and every link of at least {min_weight:g}" if focus < 0
                 else f"Links below {min_weight:g} are left out")
-               + (f"; on average {outside.mean():.0%} of a row's weight goes to tokens outside this window or hidden"
+               + (f"; on average {outside:.0%} of a row's weight goes to tokens outside this window or hidden"
                   if n > HEAD_VIEW_WINDOW or hide_special else "") + ".")
 
 # --- every head at a glance -----------------------------------------------------------------
@@ -204,11 +206,9 @@ st.caption(metric.explanation
 show_figure(views.overview_matrix(metric, selected=(layer_index, head)), config={"displayModeBar": False},
             key="attn_overview", name=f"heads-overview-{metric.key}", on_select=_open_head_from_overview,
             selection_mode="points")
-values = metric.values
-hi = np.unravel_index(np.argmax(values), values.shape)
-lo = np.unravel_index(np.argmin(values), values.shape)
-st.caption(f"Highest: layer {hi[0] + 1}, head {hi[1] + 1} ({values[hi]:.2f} {metric.unit}) · lowest: layer "
-           f"{lo[0] + 1}, head {lo[1] + 1} ({values[lo]:.2f} {metric.unit}).")
+hi, lo = metric.highest, metric.lowest
+st.caption(f"Highest: layer {hi[0] + 1}, head {hi[1] + 1} ({hi[2]:.2f} {metric.unit}) · lowest: layer "
+           f"{lo[0] + 1}, head {lo[1] + 1} ({lo[2]:.2f} {metric.unit}).")
 
 # --- the formula for one query token --------------------------------------------------------
 st.subheader("The formula, worked for one token")
@@ -249,7 +249,7 @@ table = {
     "q·k": np.round(worked.dots, 4),
 }
 if worked.has_bias:  # score = q·k × scale + bias: show both steps
-    table[f"q·k × {scale:.4f}"] = np.round(worked.dots * scale, 4)
+    table[f"q·k × {scale:.4f}"] = np.round(worked.scaled_dots, 4)
     table["+ bias"] = np.round(worked.bias, 4)
     table["= score"] = np.round(worked.scores, 4)
 else:  # the score is just q·k × scale: one column, not two identical ones
@@ -271,7 +271,7 @@ m1.metric("weights: largest difference to the model's", f"{worked.weights_max_er
 m2.metric("weighted sum: largest difference to the model's", f"{worked.sum_max_error:.1e}")
 if model is not None:
     m3.metric("all heads joined → W_o vs. the attention output", f"{output_projection_check(model, layer):.1e}")
-st.caption(f"The weights sum to {worked.weights.sum():.6f}. Recomputed here from the traced q, K and V, they "
+st.caption(f"The weights sum to {worked.weights_total:.6f}. Recomputed here from the traced q, K and V, they "
            "match what the model used to within float32 rounding; joining all heads and applying the model's own "
            "output projection W_o gives exactly the attention output it added to the residual stream.")
 
@@ -292,7 +292,7 @@ st.caption(
     f"the queries' centre, and queries scaled by {projection.scale_factor:.2f} and keys by "
     f"1/{projection.scale_factor:.2f}: neither move changes any attention weight (softmax ignores a constant "
     "added to a whole row), but without them the picture would mostly show the gap between the two clouds. "
-    f"The two axes hold {sum(projection.explained):.0%} of the spread of the {d_head}-dimensional vectors."
+    f"The two axes hold {projection.explained_total:.0%} of the spread of the {d_head}-dimensional vectors."
 )
 neighbours = by_key["neighbours"].values
 positional, contentish = suggested_heads(metrics)

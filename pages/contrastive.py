@@ -5,18 +5,19 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from core import ExplorerError
 from core.analysis.contrastive import MAX_PAIRS, MAX_STEPS, fine_tune, info_nce, untrained_twin
-from core.embed.projection import pca
+from core.analysis.similarity import diagonal_mean, off_diagonal_mean
+from core.analysis.training_summary import before_after_projection, chance_level_loss
 from ui import state
 from ui.common import stage_header
 from ui.export import show_figure
 from ui.figures import heatmap
-from ui.labels import md_escape, text_label, visible
+from ui.labels import md_escape, visible
 from ui.progress_cache import ProgressCache, digest
+from ui.training_views import LABELLED_POINTS, loss_curve, projection_figure
 
 PAIRS_FILE = Path(__file__).resolve().parent.parent / "assets" / "examples" / "contrastive_pairs.tsv"
 HELD_OUT_FILE = PAIRS_FILE.with_name("contrastive_heldout.tsv")
@@ -49,32 +50,6 @@ def held_out_pairs(batch: list[tuple[str, str]], beyond: list[tuple[str, str]]) 
     pairs = [(a, p) for a, p in [*beyond, *zip(bundled["anchor"], bundled["positive"])] if a not in seen and p not in seen]
     pairs = list(dict.fromkeys(pairs))[:MAX_PAIRS]
     return tuple(a for a, _ in pairs), tuple(p for _, p in pairs)
-
-
-LABELLED_POINTS = 16  # above this many points the projection's labels go to the hover only
-
-
-def projection_figure(trained, anchors: tuple[str, ...], positives: tuple[str, ...]) -> go.Figure:
-    """Anchors and positives before and after training in one PCA; labels printed only for small batches."""
-    n = len(anchors)
-    points = pca(np.concatenate([trained.anchor_vectors_before, trained.positive_vectors_before,
-                                 trained.anchor_vectors_after, trained.positive_vectors_after]), 2)
-    printed = 4 * n <= LABELLED_POINTS
-    figure = go.Figure()
-    for offset, name, suffix in ((0, "before", "-open"), (2 * n, "after", "")):
-        names = [f"A{i + 1}" for i in range(n)] + [f"P{i + 1}" for i in range(n)]
-        figure.add_trace(go.Scatter(
-            x=points[offset: offset + 2 * n, 0], y=points[offset: offset + 2 * n, 1], name=name,
-            mode="markers+text" if printed else "markers",
-            text=names if printed else None,
-            textposition=["top center" if i % 2 == 0 else "bottom center" for i in range(2 * n)],
-            marker=dict(symbol=[f"circle{suffix}"] * n + [f"diamond{suffix}"] * n, size=10,
-                        color=list(range(n)) * 2, colorscale="Turbo"),
-            hovertext=[f"{label} ({name}): {text_label(s)}" for label, s in zip(names, anchors + positives)],
-            hoverinfo="text"))
-    figure.update_layout(height=460, margin=dict(l=10, r=10, t=30, b=10),
-                         title="anchors (A) and positives (P), one PCA of before and after")
-    return figure
 
 
 stage_header(
@@ -118,7 +93,7 @@ result = info_nce(a, b, temperature)
 c1, c2, c3 = st.columns(3)
 c1.metric("InfoNCE loss (mean over rows)", f"{result.loss:.4f}")
 c2.metric("rows whose best match is their own positive", f"{result.accuracy:.0%}")
-c3.metric("chance-level loss ln(B)", f"{np.log(len(rows)):.3f}")
+c3.metric("chance-level loss ln(B)", f"{chance_level_loss(len(rows)):.3f}")
 left, right = st.columns(2)
 show_figure(heatmap(result.logits, x_labels=labels, y_labels=labels, colorscale="Viridis", zmid=None,
                     title=f"cosine / τ  (τ = {temperature:g})", x_title="positive", y_title="anchor",
@@ -143,9 +118,8 @@ compare = pd.DataFrame({
     "model": [f"{model.info.model_id} (trained)", "same architecture, random weights"],
     "loss": [round(result.loss, 4), round(raw.loss, 4)],
     "right positive ranked first": [f"{result.accuracy:.0%}", f"{raw.accuracy:.0%}"],
-    "mean cos on the diagonal": [round(float(np.diag(result.similarity).mean()), 4), round(float(np.diag(raw.similarity).mean()), 4)],
-    "mean cos off the diagonal": [round(float(result.similarity[~np.eye(len(rows), dtype=bool)].mean()), 4),
-                                  round(float(raw.similarity[~np.eye(len(rows), dtype=bool)].mean()), 4)],
+    "mean cos on the diagonal": [round(diagonal_mean(result.similarity), 4), round(diagonal_mean(raw.similarity), 4)],
+    "mean cos off the diagonal": [round(off_diagonal_mean(result.similarity), 4), round(off_diagonal_mean(raw.similarity), 4)],
 })
 st.dataframe(compare, hide_index=True, width="stretch")
 
@@ -194,7 +168,7 @@ if request and request[0] == digest(anchors + positives):
         "loss after": [round(after.loss, 4) for *_, after in scores],
         "right positive first, before": [f"{before.accuracy:.0%}" for *_, before, _ in scores],
         "right positive first, after": [f"{after.accuracy:.0%}" for *_, after in scores],
-        "chance-level loss ln(count)": [round(float(np.log(count)), 3) for _, count, *_ in scores],
+        "chance-level loss ln(count)": [round(chance_level_loss(count), 3) for _, count, *_ in scores],
     }), hide_index=True, width="stretch")
     held_text = ""
     if trained.held_out_before is not None:
@@ -204,16 +178,14 @@ if request and request[0] == digest(anchors + positives):
                      f"({'down' if change < 0 else 'up'} {abs(change):.4f}): that is what carries over to new text.")
     st.caption(f"The training loss is measured on the same {n} pairs the copy trains on, so a loss near zero means it "
                f"has memorised these pairs, not that it learned general meaning." + held_text)
-    curve = go.Figure(go.Scatter(x=list(range(1, len(trained.losses) + 1)), y=trained.losses, mode="lines+markers",
-                                 hovertemplate="step %{x}: %{y:.4f}<extra></extra>"))
-    curve.update_layout(height=260, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="step",
-                        yaxis_title="loss on the training batch")
-    show_figure(curve, key="con_curve", name="training-loss")
+    show_figure(loss_curve(trained.losses), key="con_curve", name="training-loss")
     c1, c2 = st.columns(2)
     for column, title, res in ((c1, "cosine before", trained.before), (c2, "cosine after", trained.after)):
         show_figure(heatmap(res.similarity, x_labels=labels, y_labels=labels, zmin=-1, zmax=1, title=title,
                             x_title="positive", y_title="anchor", decimals=3, height=340),
                     key=f"con_{title}", name=f"training-{title}", container=column)
-    show_figure(projection_figure(trained, anchors, positives), key="con_projection", name="training-projection")
+    points = before_after_projection(trained.anchor_vectors_before, trained.positive_vectors_before,
+                                     trained.anchor_vectors_after, trained.positive_vectors_after)
+    show_figure(projection_figure(points, anchors, positives), key="con_projection", name="training-projection")
     st.caption("Colour = pair, circle = anchor, diamond = positive, open = before training, filled = after."
                + (" Labels show on hover (too many points to print them all)." if 4 * n > LABELLED_POINTS else ""))

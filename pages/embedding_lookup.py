@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from core.analysis.colour_scale import robust_limit
+from core.analysis.vector_stats import vector_stats
 from core.text.vocabulary import embedding_parts
 from ui import lookup_views, state
-from ui.position_views import robust_limit
 from ui.common import model_caption, stage_header, truncation_notice
 from ui.export import show_figure
 from ui.figures import heatmap, rows_own_scale
@@ -112,11 +113,12 @@ except Exception as error:  # noqa: BLE001 - a page never shows a stack trace
 # -- 4 · raw row vs what enters layer 1 ---------------------------------------------------------
 st.subheader("The raw row, and what actually enters layer 1")
 parts = embedding_parts(state.current_model(), trace.embeddings, choice)
+parts_stats = vector_stats(parts.vectors)
 stats = pd.DataFrame({
     "vector": list(parts.names),
-    "L2 norm": np.round(np.linalg.norm(parts.vectors, axis=1), 3),
-    "mean": np.round(parts.vectors.mean(axis=1), 4),
-    "std": np.round(parts.vectors.std(axis=1), 4),
+    "L2 norm": np.round(parts_stats.norms, 3),
+    "mean": np.round(parts_stats.means, 4),
+    "std": np.round(parts_stats.stds, 4),
 })
 parts_limits = [robust_limit(vector) for vector in parts.vectors]
 show_figure(rows_own_scale(parts.vectors, list(parts.names), parts_limits), key="emb_parts",

@@ -9,6 +9,7 @@ import streamlit as st
 from core.analysis.ffn_stats import (
     activation_histogram,
     ffn_shape,
+    lowest_activation,
     most_active_neurons,
     near_zero_by_layer,
     near_zero_share,
@@ -16,6 +17,7 @@ from core.analysis.ffn_stats import (
     top_neurons_of_token,
     top_tokens_of_neuron,
 )
+from core.analysis.colour_scale import colour_cap
 from ui import ffn_views as views
 from ui import state
 from ui.common import model_caption, stage_header, truncation_notice
@@ -107,10 +109,10 @@ st.markdown(f"**Activations of layer {layer_index + 1}**: your {n} tokens × the
             f"{shape.d_ff:,} neurons (largest |activation| on any token). Red is positive, blue negative.")
 show_figure(views.activation_heatmap(acts[:, neurons], tokens.tokens, neurons), key="ffn_heatmap",
             name=f"ffn-activations-layer{layer_index + 1}")
-shown_values = np.abs(acts[:, neurons])
-if shown_values.size and shown_values.max() > np.percentile(shown_values, 99) * 1.5:
-    st.caption(f"The colours stop at ±{np.percentile(shown_values, 99):.2f} so that one outlier does not wash out the "
-               f"rest: the largest value here is {float(acts[:, neurons].flat[np.argmax(shown_values)]):.2f} "
+cap = colour_cap(acts[:, neurons])
+if cap.clipped:
+    st.caption(f"The colours stop at ±{cap.limit:.2f} so that one outlier does not wash out the "
+               f"rest: the largest value here is {cap.largest:.2f} "
                "(hover for every exact value).")
 shares = near_zero_by_layer(trace, eps)
 share = near_zero_share(acts, eps)
@@ -128,7 +130,7 @@ with h2:
                 name=f"ffn-histogram-layer{layer_index + 1}")
 if shape.activation.lower().startswith("gelu") and not shape.gated:
     st.caption(f"GELU lets small negative values through (its minimum is about −0.17): the most negative value in "
-               f"this layer is {float(acts.min()):.3f}. ReLU would cut every negative value to exactly 0.")
+               f"this layer is {lowest_activation(acts):.3f}. ReLU would cut every negative value to exactly 0.")
 
 # --- one token, one neuron -------------------------------------------------------------------
 st.subheader("One token, one neuron")
@@ -176,7 +178,7 @@ else:
         "Each sub-layer adds its output to the token's vector and then a **LayerNorm** rescales the sum: "
         "x ← norm(x + attention(x)), then x ← norm(x + FFN(x)). Because of that norm (post-norm, as in BERT) "
         "the length cannot grow from layer to layer: each norm resets it to a size set by its own learned "
-        f"weights (here between {stream.norms[1:].min():.1f} and {stream.norms[1:].max():.1f}); what the "
+        f"weights (here between {stream.norm_range[0]:.1f} and {stream.norm_range[1]:.1f}); what the "
         "sub-layers change is mostly the vector's direction."
     )
 content = [i for i in range(n) if not tokens.special_mask[i]] or list(range(n))
@@ -193,7 +195,7 @@ else:
 show_figure(views.residual_norms(stream, tokens.tokens, shown=shown), key="ffn_norms", name="residual-stream-norms")
 st.markdown("**How much each sub-layer changed each token**: ‖vector after − vector before‖ / ‖vector before‖, "
             "per layer" + (" (including the LayerNorm that follows the addition)." if not info.pre_norm else "."))
-zmax = float(max(stream.attention_change.max(initial=0), stream.ffn_change.max(initial=0)))
+zmax = stream.largest_change
 a1, a2 = st.columns(2)
 show_figure(views.change_heatmap(stream.attention_change, tokens.tokens, title="attention", zmax=zmax),
             key="ffn_change_attention", name="residual-change-attention", container=a1)
@@ -202,6 +204,6 @@ show_figure(views.change_heatmap(stream.ffn_change, tokens.tokens, title="feed-f
 st.markdown("**What each sub-layer adds, layer by layer**: the norm of the attention output and of the FFN output, "
             "relative to the stream they are added to (mean over your tokens).")
 show_figure(views.layer_change_bars(stream), key="ffn_layer_bars", name="residual-change-by-layer")
-att, ffn = stream.attention_update.mean(), stream.ffn_update.mean()
+att, ffn = stream.mean_attention_update, stream.mean_ffn_update
 st.caption(f"Averaged over all layers and tokens, attention adds a vector {att:.0%} as long as the stream and the "
            f"FFN one {ffn:.0%} as long.")

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from core.analysis.vector_stats import l2_norm
 from ui import classroom, state
 from ui.common import model_caption, truncation_notice
 from ui.export import show_figure
@@ -65,7 +66,7 @@ if trace is not None:
     vector = trace.native_embedding
     cols = st.columns(3)
     cols[0].metric("dimensions", f"{vector.size}")
-    cols[1].metric("L2 norm", f"{np.linalg.norm(vector):.4f}")
+    cols[1].metric("L2 norm", f"{l2_norm(vector):.4f}")
     cols[2].metric("pooling", pooled_name + (" + normalise" if info.normalizes else ""))
     show_figure(vector_bar(vector), key="home_embedding", name="final-embedding")
     st.caption(

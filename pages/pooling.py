@@ -3,31 +3,23 @@ how well each one ranks sentence pairs (STS benchmark)."""
 
 import hashlib
 
-import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
-from core import ExplorerError, POOLING_LABELS, pool
+from core import ExplorerError, POOLING_LABELS
 from core.text.datasets import read_table
 from core.text.datasets import sentence_set as sentence_set_from
-from core.pipeline.pooling import max_pooling_winners
-from core.analysis.similarity import cosine_matrix, pair_contributions
+from core.analysis.pooling_comparison import compare_poolings, pooling_names
+from core.analysis.similarity import cosine, cosine_matrix, off_diagonal_mean, pair_contributions
 from ui import state
 from ui.common import model_caption, stage_header, truncation_notice
 from ui.export import show_figure
 from ui.figures import heatmap, matrix_grid, token_heatmap
 from ui.labels import md_escape, text_label, unique_labels, visible
+from ui.pooling_views import max_wins_bar, sts_bars, sts_scatter
 from ui.pooling_state import (
     EXAMPLE_SETS, MAX_SENTENCES, STS_FILES, embed_set, idf_for, read_lines, sts_result, sts_sentences,
 )
-
-
-def pooling_names(trace) -> list[str]:
-    names = ["cls", "mean", "max", "weightedmean", "idf"]
-    if trace.model.causal:
-        names.append("lasttoken")
-    return names
 
 
 def label(name: str, native: str) -> str:
@@ -51,13 +43,6 @@ def idf_corpus(trace) -> tuple[tuple[str, ...], str]:
     sentences = tuple(sentence_set())
     corpus = tuple(dict.fromkeys(sentences + (trace.text,)))
     return corpus, f"the {len(corpus)} sentences on this page (your text and the similarity set)"
-
-
-def _off_diagonal_mean(matrix: np.ndarray) -> float:
-    """Mean cosine over the pairs of different sentences (the off-diagonal cells)."""
-    matrix = np.asarray(matrix, dtype=np.float64)
-    mask = ~np.eye(matrix.shape[0], dtype=bool)
-    return float(matrix[mask].mean()) if mask.any() else 0.0
 
 
 def _joined(items: list[str]) -> str:
@@ -128,59 +113,48 @@ with tab_compare:
     except ExplorerError as error:
         st.warning(md_escape(str(error)))
         st.stop()
-    token_idf = idf[trace.tokens.input_ids]
     names = pooling_names(trace)
-    pooled = {name: pool(name, hidden, None, token_idf).numpy()[0] for name in names}
+    compared = compare_poolings(trace, idf, names)
 
     st.subheader("The last layer's token vectors, and what each pooling makes of them")
     show_figure(token_heatmap(hidden, trace.tokens.tokens, title=f"last hidden state: {T} tokens × {d}", decimals=3),
                 key="pool_hidden", name="last-hidden-state")
-    rows = np.stack([pooled[n] for n in names])
     show_figure(
-        heatmap(rows, y_labels=[label(n, native) for n in names], x_title="dimension", decimals=3,
+        heatmap(compared.rows, y_labels=[label(n, native) for n in names], x_title="dimension", decimals=3,
                 title="pooled vectors (before normalisation), one row per pooling", height=90 + 42 * len(names)),
         key="pool_rows", name="pooled-vectors",
     )
-    reference = pooled[native] if native in pooled else pooled["mean"]
     table = pd.DataFrame(
         {
             "pooling": [label(n, native) for n in names],
-            "L2 norm before normalising": [float(np.linalg.norm(pooled[n])) for n in names],
-            f"cosine to {POOLING_LABELS.get(native, native)}": [float(cosine_matrix(pooled[n][None], reference[None])[0, 0]) for n in names],
+            "L2 norm before normalising": [compared.norms[n] for n in names],
+            f"cosine to {POOLING_LABELS.get(native, native)}": [compared.cosine_to_reference[n] for n in names],
         }
     )
     st.dataframe(table, hide_index=True, width="stretch")
     st.caption(f"IDF weights from {corpus_label}.")
 
     st.subheader("Max pooling, laid open")
-    winners = max_pooling_winners(hidden)[0].numpy()
-    wins = np.bincount(winners, minlength=T)
+    wins = compared.max_wins
     st.markdown(
         f"Max pooling keeps, for each of the {d} dimensions, the largest value any token has there. "
         "Below: how many dimensions each token *wins*. One token winning many is the 'outlier token' "
         "that makes max pooling unstable."
     )
-    figure = go.Figure(go.Bar(x=unique_labels(trace.tokens.tokens), y=wins, hovertemplate="%{x}: wins %{y} dimensions<extra></extra>"))
-    figure.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10), yaxis_title="dimensions won", xaxis_type="category")
-    show_figure(figure, key="pool_max_wins", name="max-pooling-wins")
-    top = int(wins.argmax())
+    show_figure(max_wins_bar(trace.tokens.tokens, wins), key="pool_max_wins", name="max-pooling-wins")
+    top = compared.top_winner
     st.caption(f"Most dimensions won by “{md_escape(trace.tokens.tokens[top])}” (position {top}): {int(wins[top])} of {d}.")
 
     st.subheader("L2 normalisation")
-    norm_name = native if native in pooled else "mean"
-    vector = pooled[norm_name]
-    unit = vector / np.linalg.norm(vector)
-    other = pooled["cls"] if norm_name != "cls" else pooled["mean"]
-    other_unit = other / np.linalg.norm(other)
+    check = compared.normalisation
+    norm_name = check.name
     cols = st.columns(3)
-    cols[0].metric(f"norm of the {POOLING_LABELS.get(norm_name, norm_name)} vector", f"{np.linalg.norm(vector):.4f}")
-    cols[1].metric("norm after normalising", f"{np.linalg.norm(unit):.4f}")
-    cos = float(vector @ other / (np.linalg.norm(vector) * np.linalg.norm(other)))
-    dot = float(unit @ other_unit)
-    cols[2].metric("cosine − dot product after normalising", f"{abs(cos - dot):.1e}")
+    cols[0].metric(f"norm of the {POOLING_LABELS.get(norm_name, norm_name)} vector", f"{check.norm:.4f}")
+    cols[1].metric("norm after normalising", f"{check.unit_norm:.4f}")
+    cols[2].metric("cosine − dot product after normalising", f"{check.difference:.1e}")
     st.caption(
-        f"Check on this text: cosine({POOLING_LABELS.get(norm_name, norm_name)}, {POOLING_LABELS.get('cls' if norm_name != 'cls' else 'mean')}) "
-        f"= {cos:.6f}; their dot product after normalising = {dot:.6f}. On unit vectors the two are the same number, "
+        f"Check on this text: cosine({POOLING_LABELS.get(norm_name, norm_name)}, {POOLING_LABELS.get(check.other)}) "
+        f"= {check.cosine:.6f}; their dot product after normalising = {check.dot:.6f}. On unit vectors the two are the same number, "
         "which is why vector databases can use the faster dot product."
     )
 
@@ -232,11 +206,11 @@ with tab_similarity:
         pair_table = pd.DataFrame({
             "pooling": [label(n, native) for n in names],
             f"cosine of {first + 1} and {second + 1}": [round(float(matrices[label(n, native)][first, second]), 4) for n in names],
-            "average cosine of two different sentences of the set": [round(_off_diagonal_mean(matrices[label(n, native)]), 4)
+            "average cosine of two different sentences of the set": [round(off_diagonal_mean(matrices[label(n, native)]), 4)
                                                                       for n in names],
         })
         st.dataframe(pair_table, hide_index=True, width="stretch")
-        st.caption(pooling_baseline_caption({n: _off_diagonal_mean(matrices[label(n, native)]) for n in names}, native))
+        st.caption(pooling_baseline_caption({n: off_diagonal_mean(matrices[label(n, native)]) for n in names}, native))
         try:
             trace_a = state.cached_trace(st.session_state[state.MODEL_KEY], st.session_state[state.DEVICE_KEY], sentences[first])
             trace_b = state.cached_trace(st.session_state[state.MODEL_KEY], st.session_state[state.DEVICE_KEY], sentences[second])
@@ -248,11 +222,11 @@ with tab_similarity:
             tokens_a=trace_a.tokens.tokens, tokens_b=trace_b.tokens.tokens,
             weights_a=idf[trace_a.tokens.input_ids], weights_b=idf[trace_b.tokens.input_ids],
         )
-        limit = float(np.abs(split.contributions).max()) or 1.0
+        limit = split.largest_share
         figure = heatmap(split.contributions, x_labels=unique_labels(trace_b.tokens.tokens), y_labels=unique_labels(trace_a.tokens.tokens),
                          zmin=-limit, zmax=limit, x_title="sentence B tokens", y_title="sentence A tokens", decimals=5,
                          hover="%{y} × %{x}: %{z:.5f}",
-                         title=f"token-pair shares of cos = {split.cosine:.4f} (they sum to {split.contributions.sum():.4f})")
+                         title=f"token-pair shares of cos = {split.cosine:.4f} (they sum to {split.total:.4f})")
         show_figure(figure, key="pool_pairs", name=f"token-pairs-{chosen}-s{first + 1}-s{second + 1}")
         pairs = pd.DataFrame(
             [(visible(split.tokens_a[i]), visible(split.tokens_b[j]), value) for i, j, value in split.top_pairs(8)],
@@ -270,7 +244,7 @@ with tab_similarity:
                 {
                     "pair": ["cat ↔ feline", "cat ↔ Python"],
                     "the article says": ["~0.81", "~0.12"],
-                    f"{info.model_id} gives": [f"{float(vec[0] @ vec[1]):.3f}", f"{float(vec[0] @ vec[2]):.3f}"],
+                    f"{info.model_id} gives": [f"{cosine(vec[0], vec[1]):.3f}", f"{cosine(vec[0], vec[2]):.3f}"],
                 }
             ),
             hide_index=True, width="stretch",
@@ -316,18 +290,12 @@ with tab_sts:
             st.success(f"{result.n_pairs:,} pairs, {result.n_unique_sentences:,} unique sentences, {md_escape(info.model_id)}.")
             scores = pd.DataFrame({"pooling": [label(n, native) for n in result.spearman],
                                    "Spearman × 100": [round(v, 2) for v in result.spearman.values()]})
-            figure = go.Figure(go.Bar(x=scores["pooling"], y=scores["Spearman × 100"], text=scores["Spearman × 100"],
-                                      hovertemplate="%{x}: %{y:.2f}<extra></extra>"))
-            figure.update_layout(height=320, margin=dict(l=10, r=10, t=10, b=10), yaxis_title="Spearman × 100")
-            show_figure(figure, key="pool_sts_bars", name="sts-spearman-by-pooling")
+            show_figure(sts_bars(scores["pooling"], scores["Spearman × 100"]), key="pool_sts_bars",
+                        name="sts-spearman-by-pooling")
             st.dataframe(scores, hide_index=True, width="stretch")
             shown = st.selectbox("Scatter for", list(result.spearman), format_func=lambda n: label(n, native), key="pool_sts_scatter",
                                  index=list(result.spearman).index(native) if native in result.spearman else 0)
-            scatter = go.Figure(go.Scattergl(x=result.gold, y=np.round(result.similarities[shown], 4), mode="markers",
-                                             marker=dict(size=4, opacity=0.5),
-                                             hovertemplate="gold %{x:.2f} · cosine %{y:.3f}<extra></extra>"))
-            scatter.update_layout(height=380, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="human score (0–5)",
-                                  yaxis_title=f"cosine ({label(shown, native)})")
-            show_figure(scatter, key="pool_sts_points", name=f"sts-scatter-{shown}")
+            show_figure(sts_scatter(result.gold, result.similarities[shown], label(shown, native)), key="pool_sts_points",
+                        name=f"sts-scatter-{shown}")
     elif content is None and source == "Upload a CSV":
         st.info("Upload a file to evaluate it.")

@@ -107,7 +107,7 @@ st.caption(f"Numeric check on these {n} positions: along every diagonal (same di
 st.subheader("This model's own position information")
 if info.position_kind in ("learned", "learned+relative") and trace.embeddings.position_rows is not None:
     rows = trace.embeddings.position_rows
-    table = state.current_model().position_table()
+    table = state.current_model().weights("position_embeddings")
     st.markdown(
         f"A learned table of {table.shape[0]:,} × {table.shape[1]:,}: row p is added to the token at position p. "
         f"Your text uses its first {n} rows"

@@ -2,19 +2,20 @@
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from core import ExplorerError
 from core.text.datasets import (
     DatasetError, check_vectors, pair_vectors_with_texts, read_table, read_vectors, sentence_set,
 )
-from core.embed.projection import POINT_CAPS, ProjectionParams, kmeans_labels, nearest_neighbours, pca
-from core.analysis.similarity import occurrence_cosines, repeated_tokens
+from core.embed.projection import POINT_CAPS, ProjectionParams, kmeans_labels, nearest_neighbours
+from core.analysis.similarity import occurrence_cosines, repeated_tokens, summarise_occurrences
+from core.analysis.token_view import MIN_POINTS, token_view
 from ui import state
 from ui.common import stage_header
 from ui.export import show_figure
-from ui.labels import md_escape, text_label, token_label, visible
+from ui.labels import md_escape, token_label, visible
+from ui.projection_views import projection_scatter, token_scatter
 from ui.projection_state import EXAMPLE_SETS, MAX_EMBED, MAX_TYPED, embeddings, example_frame, projection
 
 DEFAULT_TOKENS_TEXT = "I sat on the bank of the river.\nThe bank approved my loan.\nShe deposited cash at the bank.\nWe fished from the grassy bank."
@@ -49,25 +50,24 @@ def same_token_table(hidden_of: dict, tokens_of: dict, special_of: dict, layer: 
     for index in range(layers):
         table[f"layer {index}" + (" (shown)" if index == layer else "")] = [round(float(p.cosines[index]), 3) for p in pairs]
     st.dataframe(table, hide_index=True, width="stretch")
-    start = np.array([p.cosines[0] for p in pairs])
-    now = np.array([p.cosines[layer] for p in pairs])
+    summary = summarise_occurrences(pairs, layer)
     word = f"“{md_escape(token_label(token))}”"
 
-    def spread(values):
-        return f"{values[0]:.3f}" if len(values) == 1 else f"{values.min():.3f}–{values.max():.3f}"
+    def spread(low, high):
+        return f"{low:.3f}" if len(pairs) == 1 else f"{low:.3f}–{high:.3f}"
 
     text = (f"Cosine between occurrences of {word} in different sentences ({len(pairs)} pair{'s' * (len(pairs) > 1)}). "
-            f"Layer 0: {spread(start)} (same embedding row"
-            + (", different positions)." if start.min() < 0.99995 else ")."))
+            f"Layer 0: {spread(summary.start_low, summary.start_high)} (same embedding row"
+            + (", different positions)." if summary.start_low < 0.99995 else ")."))
     if layer == 0:
         st.caption(text + " Move the layer slider to see what context does to them.")
         return
-    text += f" Layer {layer}: {spread(now)}"
+    text += f" Layer {layer}: {spread(summary.low, summary.high)}"
     if len(pairs) > 1:
-        high, low = pairs[int(now.argmax())], pairs[int(now.argmin())]
-        text += (f"; closest: sentences {numbers[high.first[0]] + 1} and {numbers[high.second[0]] + 1} ({now.max():.3f}), "
-                 f"farthest: {numbers[low.first[0]] + 1} and {numbers[low.second[0]] + 1} ({now.min():.3f})")
-    change = float((now - start).mean())
+        high, low = pairs[summary.closest], pairs[summary.farthest]
+        text += (f"; closest: sentences {numbers[high.first[0]] + 1} and {numbers[high.second[0]] + 1} ({summary.high:.3f}), "
+                 f"farthest: {numbers[low.first[0]] + 1} and {numbers[low.second[0]] + 1} ({summary.low:.3f})")
+    change = summary.mean_change
     if abs(change) < 0.005:
         text += ". Context barely changed them."
     else:
@@ -218,24 +218,9 @@ else:
     groups = np.asarray([f"cluster {g}" for g in groups])
 
 # ----------------------------------------------------------------------- figure
-hover = [text_label(t, 80) for t in texts]
-figure = go.Figure()
-large = len(points) > 2_000
-for group in pd.unique(groups):
-    mask = groups == group
-    index = np.flatnonzero(mask)
-    marker = dict(size=3 if large else 8, opacity=0.6 if large else 0.85)
-    common = dict(name=text_label(str(group), 30), customdata=index, text=[hover[i] for i in index] if len(points) <= 50_000 else None,
-                  hovertemplate=("%{text}" if len(points) <= 50_000 else "point %{customdata}") + "<extra>%{fullData.name}</extra>")
-    if dims == 3:
-        figure.add_trace(go.Scatter3d(x=points[mask, 0], y=points[mask, 1], z=points[mask, 2], mode="markers", marker=marker, **common))
-    else:
-        # WebGL draws large sets smoothly; small ones as SVG for crisp markers.
-        scatter = go.Scattergl if large else go.Scatter
-        figure.add_trace(scatter(x=points[mask, 0], y=points[mask, 1], mode="markers", marker=marker, **common))
-figure.update_layout(height=620, margin=dict(l=10, r=10, t=30, b=10), legend_title_text=colour,
-                     title=f"{len(points):,} points · {method.upper()} {dims}-D" +
-                     ("" if layer is None else f" · layer {layer} of {info.n_layers}"))
+figure = projection_scatter(points, groups, texts, dims=dims, legend_title=colour,
+                            title=f"{len(points):,} points · {method.upper()} {dims}-D"
+                            + ("" if layer is None else f" · layer {layer} of {info.n_layers}"))
 event = show_figure(figure, key="proj_plot", name=f"projection-{method}-{dims}d" + ("" if layer is None else f"-layer{layer}"),
                     on_select="rerun", selection_mode="points")
 
@@ -276,7 +261,6 @@ all_lines = [line.strip() for line in token_text.splitlines() if line.strip()]
 lines = all_lines[:8]
 if len(all_lines) > 8:
     st.info(f"Only the first 8 of your {len(all_lines):,} lines are drawn: every token of each one becomes a point.")
-vectors_tok, labels_tok, sentence_of = [], [], []
 hidden_of, tokens_of, special_of = {}, {}, {}
 for number, line in enumerate(lines):
     try:
@@ -285,22 +269,9 @@ for number, line in enumerate(lines):
         st.warning(f"Line {number + 1}: {md_escape(str(error))}")
         continue
     hidden_of[number], tokens_of[number], special_of[number] = trace.hidden_states, trace.tokens.tokens, trace.tokens.special_mask
-    hidden = trace.hidden_states[token_layer]
-    for position, token in enumerate(trace.tokens.tokens):
-        if not trace.tokens.special_mask[position]:
-            vectors_tok.append(hidden[position])
-            labels_tok.append(token)
-            sentence_of.append(number)
-if len(vectors_tok) >= 3:
-    flat = pca(np.stack(vectors_tok), 2)
-    tok_fig = go.Figure(go.Scatter(
-        x=flat[:, 0], y=flat[:, 1], mode="markers+text", text=[token_label(t) for t in labels_tok], textposition="top center",
-        marker=dict(size=9, color=sentence_of, colorscale="Turbo"),
-        hovertext=[f"{token_label(t)} · sentence {s + 1}: {text_label(lines[s], 60)}" for t, s in zip(labels_tok, sentence_of)],
-        hoverinfo="text",
-    ))
-    tok_fig.update_layout(height=520, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="PC 1", yaxis_title="PC 2")
-    show_figure(tok_fig, key="proj_tokens_plot", name=f"token-projection-layer{token_layer}")
+view = token_view(hidden_of, tokens_of, special_of, token_layer)
+if view.count >= MIN_POINTS:
+    show_figure(token_scatter(view, lines), key="proj_tokens_plot", name=f"token-projection-layer{token_layer}")
     same_token_table(hidden_of, tokens_of, special_of, token_layer)
 elif lines:
     st.warning("Type sentences with at least 3 tokens in all.")

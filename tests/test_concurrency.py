@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from core import count_registered_hooks, embed_texts, trace_text
-from core.models.hooks import HookRecorder, live_recorder_hooks
+from core.models.hooks import live_hooks
 
 SENTENCES = [
     "The cat sat on the mat.",
@@ -44,7 +44,7 @@ def test_eight_threads_get_the_sequential_results(bundled):
         for result in runs:
             for got, expected in zip(result, sequential[index]):
                 np.testing.assert_array_equal(got, expected)
-    assert count_registered_hooks(bundled.model) == 0
+    assert count_registered_hooks(bundled.torch_module) == 0
 
 
 def test_embedding_alongside_traces_is_unaffected(bundled):
@@ -56,33 +56,30 @@ def test_embedding_alongside_traces_is_unaffected(bundled):
             np.testing.assert_allclose(future.result(), expected, atol=1e-6)
         for future, sentence in zip(traces, SENTENCES):
             assert future.result().text == sentence
-    assert count_registered_hooks(bundled.model) == 0
+    assert count_registered_hooks(bundled.torch_module) == 0
 
 
 def test_hooks_come_off_when_the_forward_pass_raises(bundled):
-    recorder = HookRecorder(bundled.model)
-    recorder.watch_output("encoder.layer.0")
-    recorder.watch_input("encoder.layer.1.output.dense")
+    record = ["encoder.layer.0.hook_out", "encoder.layer.1.output.dense.hook_in"]
     with pytest.raises(IndexError):
-        with recorder:
-            assert count_registered_hooks(bundled.model) == 2
-            bundled.model(input_ids=torch.tensor([[101, 999999, 102]]))  # id out of range: the model raises
-    assert count_registered_hooks(bundled.model) == 0
-    assert live_recorder_hooks() == 0
+        with bundled.hooks(record=record, patches={"embeddings.position_embeddings.hook_out": lambda x: x}):
+            assert count_registered_hooks(bundled.torch_module) == 3  # two recording hooks and one patching hook
+            assert live_hooks() == 3
+            bundled.torch_module(input_ids=torch.tensor([[101, 999999, 102]]))  # id out of range: the model raises
+    assert count_registered_hooks(bundled.torch_module) == 0
+    assert live_hooks() == 0
     # And the model still serves.
     assert trace_text(bundled, "still working").tokens.tokens[1:3] == ("still", "working")
 
 
 def test_a_hook_ignores_forward_passes_of_other_recorders(bundled):
-    outer = HookRecorder(bundled.model)
-    outer.watch_output("encoder.layer.0")
     inner_results = {}
-    with outer:
+    with bundled.hooks(record=["encoder.layer.0.hook_out"]) as outer:
         # Another thread runs its own forward pass while this recorder's hooks are registered
         # (as if the lock were bypassed): this recorder must not capture it.
         def other():
             with torch.inference_mode():
-                bundled.model(input_ids=torch.tensor([[101, 2023, 102]]))
+                bundled.torch_module(input_ids=torch.tensor([[101, 2023, 102]]))
             inner_results["done"] = True
 
         thread = threading.Thread(target=other)

@@ -61,7 +61,7 @@ def test_fine_tuning_scores_held_out_pairs_it_never_trains_on(bundled):
 
 
 def test_training_never_changes_the_shared_model(bundled):
-    before = {name: p.detach().clone() for name, p in bundled.model.named_parameters()}
+    before = {name: p.detach().clone() for name, p in bundled.torch_module.named_parameters()}
     reference = trace_text(bundled, "Sessions must not leak into each other.")
     results, errors = [], []
 
@@ -79,9 +79,9 @@ def test_training_never_changes_the_shared_model(bundled):
     assert not errors
     for trace in results:
         np.testing.assert_array_equal(trace.hidden_states, reference.hidden_states)
-    for name, parameter in bundled.model.named_parameters():
+    for name, parameter in bundled.torch_module.named_parameters():
         assert torch.equal(parameter, before[name]), name
-    assert not any(p.requires_grad for p in bundled.model.parameters())
+    assert not any(p.requires_grad for p in bundled.torch_module.parameters())
 
 
 def test_hand_built_pipeline_equals_encode(bundled, sentence_transformer):

@@ -92,8 +92,14 @@ def test_worked_formula_on_the_bundled_model(bundled, bundled_trace, bundled_eag
     trace = bundled_trace
     query = query % trace.n_tokens
     worked = worked_attention(trace.layers[layer], head, query)
-    # q · k for every key, scaled by 1/sqrt(d_k), is the row of scores the model softmaxed.
-    np.testing.assert_allclose(worked.dots * worked.scale, worked.scores, atol=1e-4)
+    # The scores equal q · k / sqrt(d_k) with q and k from the model's own query and key projections,
+    # run here on the layer's input (independent of the traced Q and K).
+    attention = bundled.torch_module.encoder.layer[layer].attention.self
+    with torch.no_grad():
+        hidden = torch.tensor(trace.layers[layer].input)
+        q = attention.query(hidden).numpy()[:, head * 32:(head + 1) * 32]
+        k = attention.key(hidden).numpy()[:, head * 32:(head + 1) * 32]
+    np.testing.assert_allclose(k @ q[query] / np.sqrt(32), worked.scores, atol=1e-4)
     assert worked.scale == pytest.approx(32 ** -0.5)
     assert not worked.has_bias
     # The softmax row computed here equals the eager model's own attention row.
@@ -103,7 +109,7 @@ def test_worked_formula_on_the_bundled_model(bundled, bundled_trace, bundled_eag
     np.testing.assert_allclose(worked.weighted_sum, trace.layers[layer].attention_context[head, query], atol=1e-5)
     assert worked.sum_max_error < 1e-5 and worked.weights_max_error < 1e-6
     # ... and an independent V from the model's own value projection gives the same sum.
-    attention = bundled.model.encoder.layer[layer].attention.self
+    attention = bundled.torch_module.encoder.layer[layer].attention.self
     with torch.no_grad():
         v = attention.value(torch.tensor(trace.layers[layer].input)).numpy()
     v_head = v[:, head * 32:(head + 1) * 32]

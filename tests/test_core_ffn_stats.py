@@ -40,14 +40,14 @@ def test_ffn_shape_of_the_default_model(bundled):
     assert shape.expansion == 4.0
     assert shape.activation_label == "GELU"
     # The weight count equals the model's own FFN matrices (biases left out).
-    layer = bundled.model.encoder.layer[0]
+    layer = bundled.torch_module.encoder.layer[0]
     assert shape.weight_count == layer.intermediate.dense.weight.numel() + layer.output.dense.weight.numel()
 
 
 def test_gated_ffn_shape_counts_the_gate():
     explorer, _, _ = _tiny("llama")
     shape = ffn_shape(explorer.info)
-    mlp = explorer.model.layers[0].mlp
+    mlp = explorer.torch_module.layers[0].mlp
     assert shape.gated and shape.activation_label == "SiLU"
     assert shape.weight_count == sum(m.weight.numel() for m in (mlp.gate_proj, mlp.up_proj, mlp.down_proj))
 
@@ -55,7 +55,7 @@ def test_gated_ffn_shape_counts_the_gate():
 def test_traced_activations_are_after_the_non_linearity(bundled, bundled_trace):
     """GELU(W_in · x) from the model's own modules equals what the page shows as activations."""
     for index in (0, 5):
-        block = bundled.model.encoder.layer[index]
+        block = bundled.torch_module.encoder.layer[index]
         with torch.no_grad():
             expected = block.intermediate(torch.tensor(bundled_trace.layers[index].post_attention)).numpy()
         np.testing.assert_allclose(bundled_trace.layers[index].ffn_activations, expected, atol=1e-4)
@@ -64,7 +64,7 @@ def test_traced_activations_are_after_the_non_linearity(bundled, bundled_trace):
 
 def test_gated_activations_are_act_gate_times_up():
     explorer, _, trace = _tiny("llama")
-    block = explorer.model.layers[1]
+    block = explorer.torch_module.layers[1]
     with torch.no_grad():
         x = block.post_attention_layernorm(torch.tensor(trace.layers[1].post_attention))
         expected = (torch.nn.functional.silu(block.mlp.gate_proj(x)) * block.mlp.up_proj(x)).numpy()
@@ -92,7 +92,7 @@ def test_neuron_rankings_and_near_zero_share(bundled_trace):
 def test_post_norm_residual_pieces_add_up_through_the_layer_norms(bundled, bundled_trace):
     """BERT: after attention = LN(input + attention output); after FFN = LN(after attention + FFN output)."""
     for index, layer in enumerate(bundled_trace.layers):
-        block = bundled.model.encoder.layer[index]
+        block = bundled.torch_module.encoder.layer[index]
         with torch.no_grad():
             after_attention = block.attention.output.LayerNorm(torch.tensor(layer.input + layer.attention_output)).numpy()
             after_ffn = block.output.LayerNorm(torch.tensor(layer.post_attention + layer.ffn_output)).numpy()
@@ -100,11 +100,24 @@ def test_post_norm_residual_pieces_add_up_through_the_layer_norms(bundled, bundl
         np.testing.assert_allclose(after_ffn, layer.output, atol=1e-4)
 
 
-@pytest.mark.parametrize("family", ["gpt2", "llama"])
-def test_pre_norm_residual_pieces_add_up(family):
-    _, _, trace = _tiny(family)
+@pytest.mark.parametrize("family, second_norm", [("gpt2", "ln_2"), ("llama", "post_attention_layernorm")])
+def test_pre_norm_residual_pieces_add_up(family, second_norm):
+    explorer, reference, trace = _tiny(family)
+    # Independent reference: the stream after attention is what the eager reference model feeds its
+    # second norm, caught by a hook of the test's own on that module.
+    seen = {}
+    blocks = reference.h if family == "gpt2" else reference.layers
+    handles = [getattr(block, second_norm).register_forward_pre_hook(
+        lambda module, args, index=index: seen.__setitem__(index, args[0][0].detach().numpy().copy()))
+        for index, block in enumerate(blocks)]
+    try:
+        with torch.no_grad():
+            reference(input_ids=torch.tensor(trace.tokens.input_ids)[None])
+    finally:
+        for handle in handles:
+            handle.remove()
     for layer in trace.layers:
-        np.testing.assert_allclose(layer.input + layer.attention_output, layer.post_attention, atol=1e-5)
+        np.testing.assert_allclose(layer.post_attention, seen[layer.index], atol=1e-5)
         np.testing.assert_allclose(layer.post_attention + layer.ffn_output, layer.output, atol=1e-5)
     stream = residual_stream(trace)
     # In a pre-norm model the 'change' of a sub-layer is exactly its output's size.

@@ -83,7 +83,7 @@ def test_learned_cosine_whiskers_stay_inside_the_min_max_range(bundled, n):
     min–max on the real model's table, so no whisker passes cosine 1."""
     from ui.position_views import offset_figure
 
-    rows = bundled.position_table()[:n]
+    rows = bundled.weights("position_embeddings")[:n]
     profile = offset_profile(cosine_matrix(rows))
     trace = offset_figure(profile, title="t", y_title="cosine").data[0]
     y = np.asarray(trace.y, dtype=float)
@@ -116,7 +116,7 @@ def test_rope_rotation_matches_transformers(tiny_llama):
     seq, head_dim = 11, tiny_llama.info.d_head
     positions = torch.arange(seq)[None]
     x = torch.zeros(1, seq, tiny_llama.info.d_model)
-    cos, sin = tiny_llama.model.rotary_emb(x, positions)
+    cos, sin = tiny_llama.torch_module.rotary_emb(x, positions)
     q = torch.randn(1, 1, seq, head_dim, generator=torch.Generator().manual_seed(0))
     k = torch.randn(1, 1, seq, head_dim, generator=torch.Generator().manual_seed(1))
     q_ref, k_ref = apply_rotary_pos_emb(q, k, cos, sin)
@@ -124,7 +124,7 @@ def test_rope_rotation_matches_transformers(tiny_llama):
     np.testing.assert_allclose(rope_rotate(q[0, 0].numpy(), angles), q_ref[0, 0].numpy(), atol=1e-5)
     np.testing.assert_allclose(rope_rotate(k[0, 0].numpy(), angles), k_ref[0, 0].numpy(), atol=1e-5)
     # frequencies read off the angles are the model's inv_freq
-    np.testing.assert_allclose(rope_frequencies(angles), tiny_llama.model.rotary_emb.inv_freq.numpy(), rtol=1e-4)
+    np.testing.assert_allclose(rope_frequencies(angles), tiny_llama.torch_module.rotary_emb.inv_freq.numpy(), rtol=1e-4)
 
 
 def test_rope_offset_check_on_the_models_own_queries_and_keys(tiny_llama):
@@ -175,40 +175,40 @@ def test_word_order_matches_sentence_transformers(bundled):
     assert result.same_tokens and not result.identical_tokens
     assert result.cosine_without_positions == pytest.approx(1.0, abs=1e-6)
     assert result.plan.zeroed == ("embeddings.position_embeddings",) and result.plan.order_left is None
-    assert count_registered_hooks(bundled.model) == 0
+    assert count_registered_hooks(bundled.torch_module) == 0
 
 
 def test_ablation_equals_a_model_whose_position_table_is_zero(bundled):
-    reference = copy.deepcopy(bundled.model)
+    reference = copy.deepcopy(bundled.torch_module)
     reference.embeddings.position_embeddings.weight.data.zero_()
     text = "Position information breaks the tie"
     with position_ablation(bundled):
         ablated, _ = embed_one(bundled, text)
     np.testing.assert_allclose(ablated, _reference_embedding(reference, bundled.tokenizer, text), atol=1e-5)
     normal, _ = embed_one(bundled, text)
-    np.testing.assert_allclose(normal, _reference_embedding(bundled.model, bundled.tokenizer, text), atol=1e-5)
+    np.testing.assert_allclose(normal, _reference_embedding(bundled.torch_module, bundled.tokenizer, text), atol=1e-5)
     assert np.abs(normal - ablated).max() > 1e-3
-    assert count_registered_hooks(bundled.model) == 0
+    assert count_registered_hooks(bundled.torch_module) == 0
 
 
 def test_ablation_hooks_come_off_after_an_error(bundled):
     with pytest.raises(RuntimeError):
         with position_ablation(bundled):
-            assert count_registered_hooks(bundled.model) == 1
+            assert count_registered_hooks(bundled.torch_module) == 1
             raise RuntimeError("boom")
-    assert count_registered_hooks(bundled.model) == 0
+    assert count_registered_hooks(bundled.torch_module) == 0
 
 
 def test_ablation_does_not_reach_another_threads_forward_pass(bundled):
     """Even a forward pass that skipped the lock, in another thread, runs with its positions."""
     encoded = bundled.tokenizer("The cat bit the dog", return_tensors="pt")
     with torch.inference_mode():
-        expected = bundled.model(**encoded).last_hidden_state
+        expected = bundled.torch_module(**encoded).last_hidden_state
     seen = {}
 
     def other_thread():
         with torch.inference_mode():
-            seen["out"] = bundled.model(**encoded).last_hidden_state
+            seen["out"] = bundled.torch_module(**encoded).last_hidden_state
 
     with position_ablation(bundled):
         worker = threading.Thread(target=other_thread)
@@ -224,7 +224,7 @@ def test_gpt2_keeps_order_through_its_causal_mask():
     result = word_order_experiment(explorer, "the cat bit the dog", "the dog bit the cat")
     assert result.same_tokens
     assert result.cosine_without_positions < 1 - 1e-5  # the causal mask still tells them apart
-    assert count_registered_hooks(explorer.model) == 0
+    assert count_registered_hooks(explorer.torch_module) == 0
 
 
 def test_rope_ablation_skips_the_rotation():
@@ -252,4 +252,4 @@ def test_rope_ablation_skips_the_rotation():
     result = word_order_experiment(explorer, "the cat bit the dog", "the dog bit the cat")
     assert result.cosine < 1 - 1e-4
     assert result.cosine_without_positions == pytest.approx(1.0, abs=1e-5)
-    assert count_registered_hooks(explorer.model) == 0
+    assert count_registered_hooks(explorer.torch_module) == 0

@@ -30,8 +30,8 @@ LONG_DOCUMENT = " ".join(
 
 
 def test_nearest_rows_match_brute_force_cosine(bundled):
-    weights = bundled.model.embeddings.word_embeddings.weight.detach()
-    table = bundled.embedding_table()
+    weights = bundled.torch_module.embeddings.word_embeddings.weight.detach()
+    table = bundled.weights("word_embeddings")
     norms = row_norms(table)
     for token in ("cat", "##ing", "[CLS]"):
         token_id = bundled.tokenizer.convert_tokens_to_ids(token)
@@ -47,15 +47,15 @@ def test_nearest_rows_match_brute_force_cosine(bundled):
 
 def test_the_trained_dictionary_puts_cats_next_to_cat(bundled):
     cat = bundled.tokenizer.convert_tokens_to_ids("cat")
-    nearest = nearest_rows(bundled.embedding_table(), cat, 3)
+    nearest = nearest_rows(bundled.weights("word_embeddings"), cat, 3)
     assert bundled.tokenizer.convert_ids_to_tokens(nearest[0].id) == "cats"
-    with_self = nearest_rows(bundled.embedding_table(), cat, 1, exclude_self=False)
+    with_self = nearest_rows(bundled.weights("word_embeddings"), cat, 1, exclude_self=False)
     assert with_self[0].id == cat and with_self[0].cosine == pytest.approx(1.0, abs=1e-6)
 
 
 def test_nearest_rows_refuses_an_id_outside_the_table(bundled):
     with pytest.raises(InputTextError):
-        nearest_rows(bundled.embedding_table(), 30522)
+        nearest_rows(bundled.weights("word_embeddings"), 30522)
 
 
 def test_lookups_both_ways(bundled):
@@ -178,7 +178,7 @@ def test_embedding_parts_rebuild_what_enters_layer_1(bundled):
     index = 2  # "cat"
     parts = embedding_parts(bundled, trace.embeddings, index)
     assert parts.names[0].startswith("token row") and parts.names[-1].startswith("after LayerNorm")
-    weights = bundled.model.embeddings
+    weights = bundled.torch_module.embeddings
     token_row = weights.word_embeddings.weight[4937].detach().numpy()
     position_row = weights.position_embeddings.weight[index].detach().numpy()
     type_row = weights.token_type_embeddings.weight[0].detach().numpy()

@@ -48,7 +48,7 @@ def test_the_cap_comes_from_the_environment(monkeypatch):
 
 def test_parameters_are_counted_from_the_config_alone(bundled):
     # the bundled model's real parameter count, from its config on the meta device
-    assert estimated_parameters(bundled.model.config) == sum(p.numel() for p in bundled.model.parameters())
+    assert estimated_parameters(bundled.torch_module.config) == sum(p.numel() for p in bundled.torch_module.parameters())
 
 
 def test_a_local_folder_over_the_cap_is_refused_before_loading(tmp_path, monkeypatch):
@@ -113,10 +113,10 @@ class _FailingDevice:
     def __init__(self, explorer, error: BaseException):
         self.explorer, self.error, self.calls = explorer, error, 0
         explorer.info = dataclasses.replace(explorer.info, device="cuda")
-        explorer.model.register_forward_pre_hook(self._raise)
+        explorer.torch_module.register_forward_pre_hook(self._raise)
 
     def _raise(self, module, args):
-        if module is self.explorer.model:  # the CPU copy is another module: it runs
+        if module is self.explorer.torch_module:  # the CPU copy is another module: it runs
             self.calls += 1
             raise self.error
 

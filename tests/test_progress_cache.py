@@ -67,4 +67,4 @@ def test_a_stopped_embedding_leaves_the_model_usable(bundled):
     assert (stopped.value.done, stopped.value.total) == (32, 100)
     assert live_recorder_hooks() == 0
     again = embed_texts(bundled, texts[:3])
-    assert again.shape == (3, bundled.info.d_model) and not bundled.lock._is_owned()
+    assert again.shape == (3, bundled.info.d_model) and not bundled._lock._is_owned()

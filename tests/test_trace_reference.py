@@ -43,14 +43,14 @@ def test_bundled_model_matches_its_own_outputs(bundled):
     np.testing.assert_allclose(trace.attentions, attentions, atol=TOL)
     np.testing.assert_allclose(trace.last_hidden_state, last, atol=TOL)
     # The embedding stage: raw rows are the table's rows, and BERT's sum-then-LayerNorm gives layer 1's input.
-    table = bundled.embedding_table()
+    table = bundled.weights("word_embeddings")
     np.testing.assert_array_equal(trace.embeddings.token_rows, table[trace.tokens.input_ids])
     summed = trace.embeddings.token_rows + trace.embeddings.position_rows + trace.embeddings.token_type_rows
-    ln = bundled.model.embeddings.LayerNorm
+    ln = bundled.torch_module.embeddings.LayerNorm
     expected = torch.nn.functional.layer_norm(torch.as_tensor(summed), (384,), ln.weight, ln.bias, ln.eps).numpy()
     np.testing.assert_allclose(trace.embeddings.output, expected, atol=TOL)
     _check_internal_consistency(trace)
-    assert count_registered_hooks(bundled.model) == 0
+    assert count_registered_hooks(bundled.torch_module) == 0
 
 
 @pytest.mark.parametrize("family", sorted(tiny_configs()))
@@ -82,7 +82,7 @@ def test_tiny_family_matches_eager_reference(family):
         np.testing.assert_allclose(trace.embeddings.rotary_angles[0], 0.0, atol=1e-6)  # position 0 is not rotated
     else:
         assert trace.embeddings.position_rows is not None
-    assert count_registered_hooks(explorer.model) == 0
+    assert count_registered_hooks(explorer.torch_module) == 0
 
 
 def test_modernbert_local_layers_use_a_sliding_window():

@@ -51,5 +51,5 @@ def build_tiny(name: str, seed: int = 0):
     torch.manual_seed(seed)
     explorer = build_model_from_config(config, tokenizer, device="cpu", model_id=f"tiny-{name}")
     reference = tf.AutoModel.from_config(config, attn_implementation="eager").float().eval()
-    reference.load_state_dict(explorer.model.state_dict())
+    reference.load_state_dict(explorer.torch_module.state_dict())
     return explorer, reference

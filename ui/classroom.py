@@ -11,6 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from . import state
+from .page_list import tour_pages
 
 MAX_TEXT_IN_URL = 2_000
 # query parameter → session key; ints are validated against the model by the pages that use them
@@ -23,16 +24,7 @@ SHARED_KEYS = {
     "method": "proj_method",
 }
 INT_KEYS = {"layer", "head", "ffn_layer"}  # counted from 1 in links, as the pages show them ("layer 3 of 6")
-TOUR = [
-    ("pages/home.py", "Overview", "One sentence goes in; one vector comes out. Here is the whole trip at a glance."),
-    ("pages/tokenization.py", "1 · Tokenization", "Text is cut into sub-word tokens, each with an id. Look for ## pieces."),
-    ("pages/embedding_lookup.py", "2 · Embedding lookup", "Each id picks one row of a big table: no computation yet."),
-    ("pages/positional_encoding.py", "3 · Position", "Without position information, word order would be invisible."),
-    ("pages/attention.py", "4 · Attention", "Every token looks at every other; each head looks for something different."),
-    ("pages/feed_forward.py", "5 · Feed-forward", "Each token alone goes through a wide MLP: most of the parameters live here."),
-    ("pages/pooling.py", "6 · Pooling", "Many token vectors become one sentence vector; the choice matters."),
-    ("pages/pipeline.py", "All together", "The whole pipeline rebuilt by hand equals encode() to the last digit."),
-]
+TOUR = [(page.path, page.tour_title, page.tour_note) for page in tour_pages()]  # (path, title, note) per step
 
 
 def read_link() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from core.analysis.colour_scale import colour_cap
 from core.analysis.ffn_stats import FFNShape, ResidualStream
 
 from .figures import heatmap
@@ -47,7 +48,7 @@ def activation_heatmap(values: np.ndarray, tokens, neurons: np.ndarray) -> go.Fi
     """Tokens × chosen neurons, colour centred on 0."""
     # One outlier neuron (often on [CLS]) would wash every other cell out: the colours saturate at the
     # 99th percentile of |activation| and the hover keeps the true value.
-    top = float(np.percentile(np.abs(values), 99)) if values.size else 1.0
+    top = colour_cap(values).limit
     n = values.shape[0]
     figure = heatmap(values, x_labels=[f"n{int(i)}" for i in neurons], y_labels=unique_labels(tokens),
                      colorscale="RdBu_r", zmid=0.0, x_title="neuron (the layer's most active, strongest first)",

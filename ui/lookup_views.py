@@ -13,7 +13,7 @@ from . import state
 @st.cache_resource(max_entries=3, show_spinner=False)
 def table_and_norms(model_id: str, device: str) -> tuple[np.ndarray, np.ndarray]:
     """The model's embedding table [V, d] (a read-only view of the live weights on a CPU) and its row norms."""
-    table = state.cached_model(model_id, device).embedding_table()
+    table = state.cached_model(model_id, device).weights("word_embeddings")
     return table, row_norms(table)
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
+from core.analysis.colour_scale import robust_limit  # noqa: F401 - the pages' colour limit, re-exported here
 from core.analysis.positional import OffsetProfile, WordOrderResult, word_order_experiment
 
 from . import state
@@ -59,10 +60,3 @@ def rotation_figure(path: np.ndarray, *, title: str, height: int = 380) -> go.Fi
     figure.update_xaxes(range=[-1.25 * radius, 1.25 * radius], zeroline=True)
     figure.update_yaxes(range=[-1.25 * radius, 1.25 * radius], scaleanchor="x", scaleratio=1, zeroline=True)
     return figure
-
-
-def robust_limit(values, percentile: float = 99.0) -> float:
-    """A colour limit that a handful of outlier dimensions cannot wash out (hover keeps exact values)."""
-    magnitudes = np.abs(np.asarray(values, dtype=np.float32))
-    limit = float(np.percentile(magnitudes, percentile)) if magnitudes.size else 1.0
-    return limit if limit > 0 else float(magnitudes.max() or 1.0)

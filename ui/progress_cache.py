@@ -1,17 +1,19 @@
-"""A bounded, process-wide cache for long computations that report progress.
+"""A bounded, process-wide cache of shared results: long computations that report progress, and traces.
 
 st.cache_data replays the Streamlit elements a cached function touched, and refuses (on
 the next cache hit) a function that updated a progress bar created outside it. Embedding
 thousands of sentences needs that bar, so those results live here instead: keyed by
 content (model id, device, a digest of the texts, options), least recently used first out,
 one computation per key at a time however many sessions ask for it. Values are numpy
-arrays and frozen dataclasses, never session state.
+arrays and frozen dataclasses, never session state; a hit hands back the stored object itself
+(no copy), so they must be read-only. Bounded by count, optionally by bytes (``size_of``) and age.
 """
 
 from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections import OrderedDict
 from typing import Callable, Hashable, TypeVar
 
@@ -29,18 +31,51 @@ def digest(items) -> str:
 
 
 class ProgressCache:
-    def __init__(self, max_entries: int):
+    def __init__(self, max_entries: int, *, max_bytes: int | None = None, size_of: Callable[[object], int] | None = None,
+                 ttl_seconds: float | None = None):
         self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self._size_of = size_of or (lambda value: int(getattr(value, "nbytes", 0)))
+        self.ttl_seconds = ttl_seconds
         self._values: OrderedDict[Hashable, object] = OrderedDict()
+        self._sizes: dict[Hashable, int] = {}
+        self._stored_at: dict[Hashable, float] = {}
         self._lock = threading.Lock()
         self._key_locks: dict[Hashable, threading.Lock] = {}
+
+    @property
+    def total_bytes(self) -> int:
+        with self._lock:
+            return sum(self._sizes.values())
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._values)
 
     def get(self, key: Hashable):
         with self._lock:
             if key in self._values:
+                if self.ttl_seconds is not None and time.monotonic() - self._stored_at[key] > self.ttl_seconds:
+                    self._drop(key)
+                    return None
                 self._values.move_to_end(key)
                 return self._values[key]
         return None
+
+    def _drop(self, key: Hashable) -> None:
+        self._values.pop(key, None)
+        self._sizes.pop(key, None)
+        self._stored_at.pop(key, None)
+
+    def _store(self, key: Hashable, value) -> None:
+        self._values[key] = value
+        self._values.move_to_end(key)
+        self._sizes[key] = self._size_of(value) if self.max_bytes is not None else 0
+        self._stored_at[key] = time.monotonic()
+        # oldest out first, until both bounds hold; the newest entry always stays
+        while len(self._values) > 1 and (len(self._values) > self.max_entries or
+                                          (self.max_bytes is not None and sum(self._sizes.values()) > self.max_bytes)):
+            self._drop(next(iter(self._values)))
 
     def __contains__(self, key: Hashable) -> bool:
         with self._lock:
@@ -59,10 +94,7 @@ class ProgressCache:
                     return found
                 value = compute()  # a Stop (Streamlit's rerun exception) or an error leaves nothing half-stored
                 with self._lock:
-                    self._values[key] = value
-                    self._values.move_to_end(key)
-                    while len(self._values) > self.max_entries:
-                        self._values.popitem(last=False)
+                    self._store(key, value)
                 return value
             finally:
                 with self._lock:
@@ -71,3 +103,5 @@ class ProgressCache:
     def clear(self) -> None:
         with self._lock:
             self._values.clear()
+            self._sizes.clear()
+            self._stored_at.clear()

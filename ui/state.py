@@ -2,7 +2,7 @@
 
 The controls live in the entrypoint's sidebar so they survive page switches. Models are
 cached once per process (``st.cache_resource``) and shared by every session; traces are
-cached by (model, device, text) with ``st.cache_data`` and a bound. Nothing here is
+cached by (model, device, text) as shared read-only objects, bounded by count, bytes and age. Nothing here is
 per-process mutable state of a session: each session's choices live in its own
 ``st.session_state``.
 """
@@ -15,10 +15,11 @@ import numpy as np
 import streamlit as st
 
 from core import BUNDLED_MODEL_ID, ExplorerError, available_devices, load_model, trace_text
-from core.models.loading import ExplorerModel
+from core.models.explorer_model import ExplorerModel
 from core.trace.tracer import Trace
 
 from .labels import md_escape
+from .progress_cache import ProgressCache
 
 DEFAULT_TEXT = "The cat sat unhappily"
 MODEL_KEY = "model_id"           # the model this session successfully loaded
@@ -43,12 +44,16 @@ def cached_model(model_id: str, device: str) -> ExplorerModel:
     return load_model(model_id, device)
 
 
-# A 256-token trace of the bundled model pickles to ~52 MB (every head's T×T probabilities, every layer;
-# the scores are derived from Q and K on demand), so the bound is in entries *and* time: at most 8
-# traces (~0.4 GB at full length) for an hour.
-@st.cache_data(max_entries=8, ttl=3600, show_spinner=False)
+# Traces are shared, not copied: a hit hands every session the same read-only Trace (st.cache_data
+# would unpickle a fresh ~50 MB copy on every rerun at 256 tokens). Bounded by count, by bytes
+# (Trace.nbytes: a 256-token trace of the bundled model holds ~50 MB) and by age.
+TRACE_CACHE_ENTRIES = 8
+TRACE_CACHE_BYTES = 256 * 2**20
+_TRACES = ProgressCache(max_entries=TRACE_CACHE_ENTRIES, max_bytes=TRACE_CACHE_BYTES, ttl_seconds=3600)
+
+
 def cached_trace(model_id: str, device: str, text: str) -> Trace:
-    return trace_text(cached_model(model_id, device), text)
+    return _TRACES.get_or_compute((model_id, device, text), lambda: trace_text(cached_model(model_id, device), text))
 
 
 _FRAME = threading.local()  # Streamlit runs every script run in a fresh thread: this is per run

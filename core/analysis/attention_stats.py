@@ -9,6 +9,7 @@ traced values).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +28,21 @@ class HeadMetric:
     unit: str             # e.g. "bits", "tokens", "share"
     explanation: str      # one sentence for the page
     values: np.ndarray    # [L, H]
+
+    @property
+    def highest(self) -> tuple[int, int, float]:
+        """(layer, head, value) of the head with the largest value (the first one on a tie)."""
+        return _cell(self.values, int(np.argmax(self.values)))
+
+    @property
+    def lowest(self) -> tuple[int, int, float]:
+        """(layer, head, value) of the head with the smallest value (the first one on a tie)."""
+        return _cell(self.values, int(np.argmin(self.values)))
+
+
+def _cell(values: np.ndarray, flat: int) -> tuple[int, int, float]:
+    layer, head = np.unravel_index(flat, values.shape)
+    return int(layer), int(head), float(values[layer, head])
 
 
 def _row_entropy_bits(probs: np.ndarray) -> np.ndarray:
@@ -153,9 +169,14 @@ class WorkedAttention:
         return float(np.max(np.abs(self.weighted_sum - self.traced_context)))
 
     @property
-    def scores_max_error(self) -> float:
-        """|q·k×scale + bias − traced score|: 0 unless the recomputation disagrees."""
-        return float(np.max(np.abs(self.dots * self.scale + self.bias - self.scores)))
+    def scaled_dots(self) -> np.ndarray:
+        """[T] q·k × scale, the score before any bias."""
+        return self.dots * self.scale
+
+    @property
+    def weights_total(self) -> float:
+        """Σ of the recomputed softmax weights (1 up to rounding)."""
+        return float(self.weights.sum())
 
     @property
     def has_bias(self) -> bool:
@@ -169,7 +190,7 @@ def worked_attention(layer: LayerTrace, head: int, query_index: int) -> WorkedAt
     values = layer.value[head].astype(np.float64)
     dots = keys @ q
     scale = float(layer.attention_scale)
-    scores = layer.attention_scores[head, query_index].astype(np.float64)
+    scores = layer.attention_score_row(head, query_index).astype(np.float64)
     bias = scores - dots * scale
     bias = np.where(np.abs(bias) < 1e-4 * (1 + np.abs(scores)), 0.0, bias)  # float noise of the model's own matmul
     allowed = np.asarray(layer.attention_allowed[query_index], dtype=bool)
@@ -199,15 +220,10 @@ def worked_attention(layer: LayerTrace, head: int, query_index: int) -> WorkedAt
 def output_projection_check(explorer, layer: LayerTrace) -> float:
     """Max |W_o · concat(heads) − traced attention output|: the heads' outputs, joined and
     projected by the model's own output layer, give what the sub-layer added."""
-    import torch
-
-    module = explorer.module(explorer.architecture.layer_path(layer.index, explorer.architecture.attention_out_proj))
     heads, seq, d_head = layer.attention_context.shape
     concat = layer.attention_context.transpose(1, 0, 2).reshape(seq, heads * d_head)
-    parameter = next(module.parameters())
-    with torch.inference_mode():
-        projected = module(torch.tensor(concat, dtype=parameter.dtype, device=parameter.device).unsqueeze(0))[0]
-    return float(np.max(np.abs(projected.float().cpu().numpy() - layer.attention_output)))
+    path = explorer.architecture.layer_path(layer.index, explorer.architecture.attention_out_proj)
+    return float(np.max(np.abs(explorer.apply_module(path, concat) - layer.attention_output)))
 
 
 # ---------------------------------------------------------------------------------------
@@ -222,6 +238,11 @@ class QueryKeyProjection:
     explained: tuple[float, float]  # share of the (adjusted) variance along each axis
     key_shift_norm: float        # how far the key cloud was moved onto the query cloud
     scale_factor: float          # queries × c, keys ÷ c
+
+    @property
+    def explained_total(self) -> float:
+        """The share of the spread the two axes hold together."""
+        return float(sum(self.explained))
 
 
 def query_key_projection(layer: LayerTrace, head: int) -> QueryKeyProjection:
@@ -335,3 +356,40 @@ def hidden_share(probs: np.ndarray, hidden_columns: np.ndarray) -> float:
     if not hidden_columns.any():
         return 0.0
     return float(probs[..., hidden_columns].sum(-1).mean())
+
+
+# ---------------------------------------------------------------------------------------
+# What the enlarged map and the head view show
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ShownAttention:
+    probs: np.ndarray     # [T, T] the weights of one head, or their mean over the layer's heads
+    masked: np.ndarray    # [T, T] the same with the cells the model may not attend to set to NaN (drawn grey)
+
+    @property
+    def row_sum_deviation(self) -> float:
+        """max over the rows of |Σ weights − 1|: softmax rows sum to 1 up to float rounding."""
+        return float(np.max(np.abs(self.probs.sum(-1) - 1))) if self.probs.size else 0.0
+
+
+def shown_attention(layer: LayerTrace, head: int | None) -> ShownAttention:
+    """Head ``head`` of ``layer``, or the mean of all its heads when ``head`` is None."""
+    allowed = np.asarray(layer.attention_allowed, dtype=bool)
+    if head is None:
+        masked = masked_map(layer.attention_probs, allowed)
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a masked cell is NaN in every head: its mean stays NaN
+            mean_masked = np.nanmean(masked, axis=0)
+        return ShownAttention(layer.attention_probs.mean(0), mean_masked)
+    return ShownAttention(layer.attention_probs[head], masked_map(layer.attention_probs[head], allowed))
+
+
+def share_outside(probs: np.ndarray, queries, keys) -> float:
+    """Mean over the ``queries`` rows of a [T, T] map of the weight that goes to keys outside ``keys``."""
+    queries, keys = np.asarray(queries, dtype=int), np.asarray(keys, dtype=int)
+    if queries.size == 0:
+        return 0.0
+    outside = 1.0 - probs[np.ix_(queries, keys)].sum(-1)
+    return float(outside.mean())

@@ -1,8 +1,8 @@
 """Contrastive training made concrete: InfoNCE on a batch, and a few real fine-tuning steps.
 
 ``info_nce`` is the loss sentence-transformers calls MultipleNegativesRankingLoss (in-batch
-negatives, scale = 1 / temperature). ``fine_tune`` trains a *copy* of the model: the shared
-model that every session uses is never touched.
+negatives, scale = 1 / temperature). ``fine_tune`` trains a private copy of the model's weights
+(``ExplorerModel.training_copy``): the shared model that every session uses is never touched.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import torch
 
 from ..embed.embedding import embed_texts
 from ..errors import InputTextError
-from ..models.loading import ExplorerModel
-from ..pipeline.pooling import l2_normalize, pool
+from ..models.explorer_model import ExplorerModel
+from ..pipeline.pooling import l2_normalize
 
 MAX_PAIRS = 32
 MAX_STEPS = 40
@@ -78,13 +78,6 @@ class FineTuneResult:
     held_out_after: InfoNceResult | None = None
 
 
-def _encode_train(model, tokenizer, texts: list[str], max_length: int, device) -> torch.Tensor:
-    batch = tokenizer(texts, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
-    batch = {k: v.to(device) for k, v in batch.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
-    hidden = model(**batch).last_hidden_state
-    return torch.nn.functional.normalize(pool("mean", hidden, batch["attention_mask"]), dim=-1)
-
-
 def fine_tune(
     explorer: ExplorerModel,
     anchors: Sequence[str],
@@ -93,47 +86,39 @@ def fine_tune(
     steps: int = 10,
     temperature: float = 0.05,
     learning_rate: float = 5e-5,
-    seed: int = 0,
     progress: Callable[[int, int, float], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     held_out: tuple[Sequence[str], Sequence[str]] | None = None,
 ) -> FineTuneResult:
-    """A few AdamW steps of InfoNCE (mean pooling, in-batch negatives) on a private copy of the model.
+    """A few AdamW steps of InfoNCE (mean pooling, in-batch negatives) on a private copy of the model
+    (``ExplorerModel.training_copy``: dropout off, so the run is deterministic and draws no random numbers).
 
     ``held_out`` (anchors, positives) are scored before and after but never trained on: the training loss
     alone cannot tell memorising the batch from learning something that carries over."""
     anchors, positives = check_pairs(anchors, positives)
     held_anchors, held_positives = check_pairs(*held_out) if held_out is not None else ([], [])
     steps = int(min(max(steps, 1), MAX_STEPS))
-    with explorer.lock:  # copy the weights while no other session runs a forward pass
-        student = copy.deepcopy(explorer.model)
-    student.train()
-    student.requires_grad_(True)
-    device = explorer.device
+    student = explorer.training_copy()
     optimizer = torch.optim.AdamW(student.parameters(), lr=learning_rate)
-    torch.manual_seed(seed)
-    labels = torch.arange(len(anchors), device=device)
+    labels = torch.arange(len(anchors), device=student.device)
 
-    def vectors(model, first=anchors, second=positives) -> tuple[np.ndarray, np.ndarray]:
-        model.eval()
+    def vectors(first=anchors, second=positives) -> tuple[np.ndarray, np.ndarray]:
         with torch.inference_mode():
-            a = _encode_train(model, explorer.tokenizer, first, TRAIN_MAX_TOKENS, device).cpu().numpy()
-            b = _encode_train(model, explorer.tokenizer, second, TRAIN_MAX_TOKENS, device).cpu().numpy()
-        model.train()
-        return a, b
+            return (student.embed(first, TRAIN_MAX_TOKENS).cpu().numpy(),
+                    student.embed(second, TRAIN_MAX_TOKENS).cpu().numpy())
 
-    def held_out_score(model) -> InfoNceResult | None:
-        return info_nce(*vectors(model, held_anchors, held_positives), temperature) if held_anchors else None
+    def held_out_score() -> InfoNceResult | None:
+        return info_nce(*vectors(held_anchors, held_positives), temperature) if held_anchors else None
 
-    a0, b0 = vectors(student)
-    held_before = held_out_score(student)
+    a0, b0 = vectors()
+    held_before = held_out_score()
     losses, stopped, start = [], False, time.perf_counter()
     for step in range(steps):
         if should_stop is not None and should_stop():
             stopped = True
             break
-        a = _encode_train(student, explorer.tokenizer, anchors, TRAIN_MAX_TOKENS, device)
-        b = _encode_train(student, explorer.tokenizer, positives, TRAIN_MAX_TOKENS, device)
+        a = student.embed(anchors, TRAIN_MAX_TOKENS)
+        b = student.embed(positives, TRAIN_MAX_TOKENS)
         loss = torch.nn.functional.cross_entropy(a @ b.T / temperature, labels)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -142,21 +127,21 @@ def fine_tune(
         if progress is not None:
             progress(step + 1, steps, losses[-1])
     seconds = time.perf_counter() - start  # the training steps only
-    a1, b1 = vectors(student)
-    held_after = held_out_score(student)
-    del student, optimizer
+    a1, b1 = vectors()
+    held_after = held_out_score()
+    student.release()
+    del optimizer
     return FineTuneResult(tuple(losses), info_nce(a0, b0, temperature), info_nce(a1, b1, temperature),
                           a0, b0, a1, b1, seconds, stopped, held_before, held_after)
 
 
 def untrained_twin(explorer: ExplorerModel, seed: int = 0) -> ExplorerModel:
     """A randomly initialised model of the same architecture and tokenizer: what the network
-    computes before any training (offline; no download)."""
-    from ..models.loading import build_model_from_config
+    computes before any training (offline; no download). Its weights come from a private generator
+    seeded with ``seed``: the same twin every time, and torch's shared generator is left alone."""
+    from ..models.loading import untrained_copy
 
-    torch.manual_seed(seed)
-    return build_model_from_config(explorer.model.config, explorer.tokenizer, device=explorer.info.device,
-                                   model_id=f"{explorer.info.model_id} (untrained, random weights)", pooling="mean")
+    return untrained_copy(explorer, seed=seed, model_id=f"{explorer.info.model_id} (untrained, random weights)")
 
 
 def score_pairs(explorer: ExplorerModel, anchors: Sequence[str], positives: Sequence[str], temperature: float = 0.05) -> InfoNceResult:

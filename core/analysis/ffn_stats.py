@@ -92,6 +92,11 @@ def top_tokens_of_neuron(activations: np.ndarray, neuron: int, count: int) -> tu
     return order, column[order].astype(np.float64)
 
 
+def lowest_activation(activations: np.ndarray) -> float:
+    """The most negative activation of a layer (GELU lets small negatives through; ReLU cuts them to 0)."""
+    return float(np.min(activations)) if np.size(activations) else 0.0
+
+
 def activation_histogram(activations: np.ndarray, bins: int = 60) -> tuple[np.ndarray, np.ndarray]:
     """(counts, bin edges) of one layer's activations: a histogram small enough to send."""
     values = np.asarray(activations, dtype=np.float64).ravel()
@@ -122,6 +127,27 @@ class ResidualStream:
     @property
     def n_layers(self) -> int:
         return self.attention_change.shape[0]
+
+    @property
+    def norm_range(self) -> tuple[float, float]:
+        """(min, max) of the tokens' norms after every sub-layer (the embeddings left out); (0, 0) without layers."""
+        after = self.norms[1:]
+        return (float(after.min()), float(after.max())) if after.size else (0.0, 0.0)
+
+    @property
+    def largest_change(self) -> float:
+        """The largest relative change any sub-layer makes to any token (0 without layers): one colour scale for both."""
+        return float(max(self.attention_change.max(initial=0), self.ffn_change.max(initial=0)))
+
+    @property
+    def mean_attention_update(self) -> float:
+        """‖attention output‖ / ‖stream‖, averaged over all layers and tokens."""
+        return float(self.attention_update.mean()) if self.attention_update.size else 0.0
+
+    @property
+    def mean_ffn_update(self) -> float:
+        """‖FFN output‖ / ‖stream‖, averaged over all layers and tokens."""
+        return float(self.ffn_update.mean()) if self.ffn_update.size else 0.0
 
 
 def _norm(x: np.ndarray) -> np.ndarray:

@@ -1,27 +1,24 @@
 """Position information: the article's sinusoidal encoding, the model's own positions, RoPE's
 offset property, and the word-order experiment.
 
-Pure numpy / torch; no Streamlit. The only function that runs the model is
-``word_order_experiment``: it embeds two texts as the model does, and again with the
-model's position information removed by forward hooks that are registered under the
-model's lock and always come off again (``position_ablation``).
+Pure numpy; no Streamlit. The only function that runs the model is ``word_order_experiment``:
+it embeds two texts as the model does, and again with the model's position information removed
+by patching hooks on the model's declared hook points (``position_ablation``), which hold the
+model's lock and always come off again.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass
-from typing import Iterator
+from dataclasses import dataclass, field
+from typing import Iterator, Mapping
 
 import numpy as np
-import torch
 
-from ..models.device_fallback import run_with_cpu_fallback
-from ..models.loading import ExplorerModel
-from ..pipeline.pooling import l2_normalize, pool
-from ..text.tokenization import tokenize
+from ..embed.embedding import embed_texts
+from ..models.explorer_model import ExplorerModel
+from ..models.hooks import Patch, identity_rotation, zero_output
 
 # ---------------------------------------------------------------------------------------------
 # The article's sinusoidal encoding (Vaswani et al. 2017)
@@ -163,44 +160,43 @@ def rotation_path(angles: np.ndarray, pair: int, start: tuple[float, float] = (1
 # Removing the model's position information (forward hooks) and the word-order experiment
 # ---------------------------------------------------------------------------------------------
 
-_ABLATING: ContextVar[object | None] = ContextVar("explorer_position_ablation", default=None)
-
-
 @dataclass(frozen=True)
 class AblationPlan:
     zeroed: tuple[str, ...]        # module paths whose output becomes zero (learned tables, relative bias)
     identity_rotation: tuple[str, ...]  # RoPE modules whose (cos, sin) become (1, 0): no rotation at all
     description: str               # what is removed, in words
     order_left: str | None         # what still tells the model the order, if anything
+    patches: Mapping[str, Patch] = field(default_factory=dict, repr=False)  # hook name → patch, for the model
 
 
 def ablation_plan(explorer: ExplorerModel, seq_len: int | None = None) -> AblationPlan:
     """What ``position_ablation`` removes from this model, and what still carries order (for a
     text of ``seq_len`` tokens, when given)."""
-    arch, info = explorer.architecture, explorer.info
-    modules = explorer.modules_by_path
+    arch, info, points = explorer.architecture, explorer.info, explorer.hook_points
     zeroed: list[str] = []
     rotary: list[str] = []
+    patches: dict[str, Patch] = {}
     parts, left = [], []
-    if arch.position_embeddings:
+    if points.has("embed.positions"):
         zeroed.append(arch.position_embeddings)
+        patches[points.name("embed.positions")] = zero_output
         parts.append(f"the learned position rows ({arch.position_embeddings}) are replaced by zeros")
-    relative = [path for path in modules if path.endswith("relative_attention_bias")]
-    if relative:
-        zeroed.extend(relative)
+    if points.has("relative_bias"):
+        zeroed.append(arch.relative_bias)
+        patches[points.name("relative_bias")] = zero_output
         parts.append("the relative-position attention bias is set to zero")
     if info.position_kind == "rope":
-        rotary = sorted((path for path in modules if path.split(".")[-1] == "rotary_emb"), key=len)[:1]
-        if rotary:
+        if points.has("rotary") and explorer.has_module(arch.rotary_embedding):
+            rotary.append(arch.rotary_embedding)
+            patches[points.name("rotary")] = identity_rotation
             parts.append("RoPE's cos/sin are replaced by 1/0 so queries and keys are not rotated at all")
         else:
             left.append("the tracer could not find this model's rotary module, so RoPE stays on")
     if info.causal:
         left.append("the causal mask: each token still sees only the tokens before it, so order still matters")
-    config = explorer.model.config
     reach = None
     if info.model_type == "modernbert":  # sliding-window layers: |i − j| ≤ sliding_window (= local_attention / 2)
-        reach = getattr(config, "sliding_window", None) or (getattr(config, "local_attention", 0) // 2) or None
+        reach = explorer.config_value("sliding_window") or (explorer.config_value("local_attention", 0) // 2) or None
     if reach and (seq_len is None or seq_len - 1 > reach):
         left.append(f"the sliding-window layers, where a token sees only the {reach} tokens on either side of it")
     if not parts:
@@ -210,75 +206,26 @@ def ablation_plan(explorer: ExplorerModel, seq_len: int | None = None) -> Ablati
         identity_rotation=tuple(rotary),
         description="; ".join(parts),
         order_left="; ".join(left) or None,
+        patches=patches,
     )
-
-
-def _zero_output_hook(owner):
-    def hook(module, args, output):
-        if _ABLATING.get() is owner and isinstance(output, torch.Tensor):
-            return torch.zeros_like(output)
-        return None
-
-    return hook
-
-
-def _identity_rotation_hook(owner):
-    def hook(module, args, output):
-        if _ABLATING.get() is owner and isinstance(output, (tuple, list)) and len(output) == 2:
-            cos, sin = output
-            return torch.ones_like(cos), torch.zeros_like(sin)
-        return None
-
-    return hook
 
 
 @contextmanager
 def position_ablation(explorer: ExplorerModel, plan: AblationPlan | None = None) -> Iterator[AblationPlan]:
     """Within the block, this thread's forward passes of ``explorer`` run without position
-    information. Holds the model's lock for the whole block; the hooks fire only in the calling
-    thread's context and are removed whatever happens."""
+    information: the plan's patches in one hook session, which holds the model's lock, fires only
+    in the calling thread's context and comes off whatever happens."""
     plan = plan or ablation_plan(explorer)
-    owner = object()
-    handles = []
-    with explorer.lock:
-        token = _ABLATING.set(owner)
-        try:
-            for path in plan.zeroed:
-                handles.append(explorer.modules_by_path[path].register_forward_hook(_zero_output_hook(owner)))
-            for path in plan.identity_rotation:
-                handles.append(explorer.modules_by_path[path].register_forward_hook(_identity_rotation_hook(owner)))
-            yield plan
-        finally:
-            for handle in handles:
-                handle.remove()
-            _ABLATING.reset(token)
+    with explorer.hooks(patches=plan.patches):
+        yield plan
 
 
 def embed_one(explorer: ExplorerModel, text: str) -> tuple[np.ndarray, tuple[str, ...]]:
-    """(the model's native sentence embedding of ``text``, its tokens): one plain forward pass,
-    pooled and normalised the way the model's own pipeline does."""
-    if _ABLATING.get() is not None:  # the ablation hooks live on this model: no CPU copy mid-experiment
-        return _embed_one_on(explorer, text)
-    result, _ = run_with_cpu_fallback(explorer, lambda model: _embed_one_on(model, text))
-    return result
-
-
-def _embed_one_on(explorer: ExplorerModel, text: str) -> tuple[np.ndarray, tuple[str, ...]]:
-    info, arch = explorer.info, explorer.architecture
-    tokens = tokenize(explorer.tokenizer, text, info.max_seq_length)
-    device = explorer.device
-    inputs = {
-        "input_ids": torch.as_tensor(tokens.input_ids, device=device).unsqueeze(0),
-        "attention_mask": torch.ones(1, len(tokens), dtype=torch.long, device=device),
-    }
-    if arch.token_type_embeddings:
-        inputs["token_type_ids"] = torch.as_tensor(tokens.token_type_ids, device=device).unsqueeze(0)
-    with explorer.lock, torch.inference_mode():
-        hidden = explorer.model(**inputs).last_hidden_state.float().cpu()
-    vector = pool(info.default_pooling, hidden, torch.ones(1, len(tokens), dtype=torch.long))[0]
-    if info.normalizes:
-        vector = l2_normalize(vector)
-    return vector.numpy().astype(np.float32), tokens.tokens
+    """(the model's native sentence embedding of ``text``, its tokens): one plain forward pass
+    through the model's own pipeline (inside ``position_ablation``, with its patches)."""
+    vector = embed_texts(explorer, [text])[0]
+    tokens = explorer.tokenize(text, prompt=explorer.pipeline.resolve_prompt()).tokens
+    return vector.astype(np.float32), tokens
 
 
 def _cosine(a: np.ndarray, b: np.ndarray) -> float:

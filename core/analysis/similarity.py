@@ -22,6 +22,26 @@ def cosine_matrix(vectors_a: np.ndarray, vectors_b: np.ndarray | None = None) ->
     return (a @ b.T).astype(np.float32)
 
 
+def cosine(vector_a: np.ndarray, vector_b: np.ndarray) -> float:
+    """cos(a, b) of two vectors (0 when either is zero)."""
+    a = np.asarray(vector_a, dtype=np.float64).ravel()
+    b = np.asarray(vector_b, dtype=np.float64).ravel()
+    return float(a @ b / max(np.linalg.norm(a) * np.linalg.norm(b), 1e-12))
+
+
+def diagonal_mean(matrix: np.ndarray) -> float:
+    """Mean of the diagonal cells of a square similarity matrix (anchor i with its own positive)."""
+    matrix = np.asarray(matrix, dtype=np.float64)
+    return float(np.diag(matrix).mean()) if matrix.size else 0.0
+
+
+def off_diagonal_mean(matrix: np.ndarray) -> float:
+    """Mean over the cells off the diagonal of a square similarity matrix (pairs of different items); 0 for 1 × 1."""
+    matrix = np.asarray(matrix, dtype=np.float64)
+    mask = ~np.eye(matrix.shape[0], dtype=bool)
+    return float(matrix[mask].mean()) if mask.any() else 0.0
+
+
 @dataclass(frozen=True)
 class PairContributions:
     pooling: str
@@ -30,6 +50,16 @@ class PairContributions:
     tokens_a: tuple[str, ...]
     tokens_b: tuple[str, ...]
 
+    @property
+    def total(self) -> float:
+        """The contributions added up: the cosine again, up to float rounding."""
+        return float(self.contributions.sum())
+
+    @property
+    def largest_share(self) -> float:
+        """max |contribution| (1.0 when every share is 0), the symmetric colour limit of the pair heatmap."""
+        return float(np.abs(self.contributions).max(initial=0.0)) or 1.0
+
     def top_pairs(self, k: int = 10) -> list[tuple[int, int, float]]:
         flat = np.argsort(-np.abs(self.contributions), axis=None)[:k]
         rows, cols = np.unravel_index(flat, self.contributions.shape)
@@ -37,7 +67,7 @@ class PairContributions:
 
 
 def _weights(pooling: str, n: int, token_weights: np.ndarray | None) -> np.ndarray:
-    if pooling == "mean":
+    if pooling in ("mean", "mean_sqrt_len_tokens"):  # a rescaled mean: the same cosine
         return np.ones(n)
     if pooling == "weightedmean":
         return np.arange(1, n + 1, dtype=np.float64)
@@ -62,7 +92,7 @@ def pair_contributions(
     a = np.asarray(hidden_a, dtype=np.float64)
     b = np.asarray(hidden_b, dtype=np.float64)
     contributions = np.zeros((a.shape[0], b.shape[0]))
-    if pooling in ("mean", "weightedmean", "idf"):
+    if pooling in ("mean", "mean_sqrt_len_tokens", "weightedmean", "idf"):
         wa, wb = _weights(pooling, a.shape[0], weights_a), _weights(pooling, b.shape[0], weights_b)
         pooled_a, pooled_b = (wa @ a) / max(wa.sum(), 1e-9), (wb @ b) / max(wb.sum(), 1e-9)
         denominator = np.linalg.norm(pooled_a) * np.linalg.norm(pooled_b) * max(wa.sum(), 1e-9) * max(wb.sum(), 1e-9)
@@ -121,3 +151,25 @@ def occurrence_cosines(hidden_per_sentence, places: list[tuple[int, int]], token
             if len(pairs) >= max_pairs:
                 return pairs
     return pairs
+
+
+@dataclass(frozen=True)
+class OccurrenceSummary:
+    """The occurrence pairs' cosines at layer 0 and at one chosen layer, in a few numbers."""
+    layer: int
+    count: int                # number of pairs
+    start_low: float          # min / max cosine at layer 0 (the embedding rows, plus positions)
+    start_high: float
+    low: float                # min / max cosine at ``layer``
+    high: float
+    closest: int              # index (into the pairs) of the most similar pair at ``layer``
+    farthest: int             # index of the least similar pair at ``layer``
+    mean_change: float        # mean over the pairs of cos at ``layer`` − cos at layer 0
+
+
+def summarise_occurrences(pairs: list[OccurrencePair], layer: int) -> OccurrenceSummary:
+    """Summarise ``occurrence_cosines`` at layer 0 and at ``layer`` (needs at least one pair)."""
+    start = np.array([p.cosines[0] for p in pairs], dtype=np.float64)
+    now = np.array([p.cosines[layer] for p in pairs], dtype=np.float64)
+    return OccurrenceSummary(layer, len(pairs), float(start.min()), float(start.max()), float(now.min()), float(now.max()),
+                             int(now.argmax()), int(now.argmin()), float((now - start).mean()))

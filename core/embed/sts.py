@@ -16,10 +16,11 @@ from typing import Callable, Sequence
 import numpy as np
 from scipy.stats import spearmanr
 
+from ..pipeline.pooling import compared_poolings
 from .embedding import embed_texts
 from ..errors import ExplorerError
 from ..text.idf import idf_weights
-from ..models.loading import ExplorerModel
+from ..models.explorer_model import ExplorerModel
 from ..text.text_files import decode_text
 
 MAX_STS_PAIRS = 20_000
@@ -107,7 +108,7 @@ def evaluate_sts(
 ) -> StsResult:
     """Spearman ×100 of cosine vs gold for each pooling; all poolings from one forward pass over the unique sentences."""
     if poolings is None:
-        poolings = ["cls", "mean", "max", "weightedmean", "idf"] + (["lasttoken"] if explorer.info.causal else [])
+        poolings = compared_poolings(explorer.info)
     unique = pairs.unique_sentences()
     index = {sentence: i for i, sentence in enumerate(unique)}
     weights = idf_weights(explorer.tokenizer, unique) if "idf" in poolings else None

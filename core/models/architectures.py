@@ -3,7 +3,8 @@
 One ``Architecture`` per family names its modules by dotted path (relative to the base
 model, e.g. ``encoder.layer.{i}.attention.self``), the way TransformerLens names hook
 points. The tracer registers hooks on exactly these paths and nothing else, so adding a
-family means adding one entry here and a tiny-model test.
+family means adding one entry here and a tiny-model test; ``core.models.hook_points`` turns
+these paths into the model's named hook points.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ class Architecture:
     attention_probe: str = "interface"  # interface: transformers' attention function; mpnet: hooks on q/k/v + relative bias
     ffn_activation: str = ""         # attribute path (relative to layer) of the activation module, for its name
     pre_norm: bool = False           # LayerNorm before each sub-layer (GPT-2, Llama) rather than after (BERT)
+    embedding_norm: str | None = None  # the norm applied to the summed embedding rows, if any
+    rotary_embedding: str | None = None  # RoPE module computing (cos, sin) once for every layer
+    relative_bias: str | None = None  # module computing a relative position bias once for every layer (MPNet)
 
     def layer_path(self, index: int, relative: str) -> str:
         return f"{self.layers}.{index}.{relative}" if relative else f"{self.layers}.{index}"
@@ -49,6 +53,7 @@ _BERT = Architecture(
     token_type_embeddings="embeddings.token_type_embeddings",
     post_attention="attention",
     ffn_activation="intermediate.intermediate_act_fn",
+    embedding_norm="embeddings.LayerNorm",
 )
 
 _DISTILBERT = Architecture(
@@ -63,6 +68,7 @@ _DISTILBERT = Architecture(
     position_embeddings="embeddings.position_embeddings",
     post_attention="sa_layer_norm",
     ffn_activation="ffn.activation",
+    embedding_norm="embeddings.LayerNorm",
 )
 
 _MPNET = Architecture(
@@ -79,6 +85,8 @@ _MPNET = Architecture(
     position_kind="learned+relative",
     attention_probe="mpnet",
     ffn_activation="intermediate.intermediate_act_fn",
+    embedding_norm="embeddings.LayerNorm",
+    relative_bias="encoder.relative_attention_bias",
 )
 
 _GPT2 = Architecture(
@@ -111,6 +119,8 @@ _MODERNBERT = Architecture(
     ffn_gated=True,
     ffn_activation="mlp.act",
     pre_norm=True,
+    embedding_norm="embeddings.norm",
+    rotary_embedding="rotary_emb",
 )
 
 _LLAMA = Architecture(
@@ -128,6 +138,7 @@ _LLAMA = Architecture(
     ffn_gated=True,
     ffn_activation="mlp.act_fn",
     pre_norm=True,
+    rotary_embedding="rotary_emb",
 )
 
 ARCHITECTURES: tuple[Architecture, ...] = (_BERT, _DISTILBERT, _MPNET, _GPT2, _MODERNBERT, _LLAMA)

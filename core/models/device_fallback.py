@@ -13,7 +13,8 @@ from typing import Callable, TypeVar
 
 import torch
 
-from .loading import ExplorerModel
+from .explorer_model import ExplorerModel
+from .hooks import active_sessions
 
 Result = TypeVar("Result")
 logger = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ def run_with_cpu_fallback(
 ) -> tuple[Result, str | None]:
     """(``work(explorer)``, None), or on a device failure (``work(CPU copy)``, the message)."""
     device = str(explorer.info.device)
-    if device == "cpu":
+    if device == "cpu" or active_sessions():  # inside a hook session the hooks live on this model: no CPU copy
         return work(explorer), None
     try:
         return work(explorer), None

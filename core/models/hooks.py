@@ -1,40 +1,64 @@
-"""Forward hooks that record activations by dotted path, and always come off again.
+"""Recording and patching hooks on a model's declared hook points, in one context manager.
 
-A ``HookRecorder`` is a context manager: hooks are registered on entry and removed on
-exit whatever the forward pass raised (the TransformerLens pattern). Each record is
-named ``<module path>.<hook name>``, e.g. ``encoder.layer.3.attention.self.hook_pattern``.
+A ``HookSession`` registers every hook on entry and removes every one on exit, whatever the
+forward pass raised (TransformerLens' ``hooks()`` pattern). Two kinds of hook:
 
-The model is one object shared by every browser session, each on its own thread. Two
-guards keep sessions apart: callers hold the model's lock for the whole forward pass, and
-every hook also checks that the recorder active in *its own thread's context* is the one
-it belongs to, so a hook can never write into another call's buffers.
+* recording: the value at a hook point is kept in ``session.records[name]``;
+* patching: a function of the value whose result replaces it (zero the position rows, undo
+  RoPE's rotation, put in an activation from elsewhere).
+
+The model is one object shared by every browser session, each on its own thread. Two guards
+keep sessions apart: ``ExplorerModel`` holds its lock for the whole session, and every hook
+also checks that its session is open in *its own thread's context*, so a hook never writes
+into, or changes, another call's forward pass.
 """
 
 from __future__ import annotations
 
 import threading
 from contextvars import ContextVar
-from typing import Callable
+from typing import Callable, Iterable, Mapping
 
 import torch
 from torch import nn
 
-_ACTIVE_RECORDER: ContextVar["HookRecorder | None"] = ContextVar("explorer_active_recorder", default=None)
+from .hook_points import HookPoint, HookRegistry
 
+Patch = Callable[[object], object]  # the hook point's value → its replacement
 
-_LIVE_HANDLES = 0  # hooks this module has registered and not yet removed, in every model
+# The sessions open in this thread's context, outermost first: a patching session (the position
+# ablation) stays in force while the calls inside it open recording sessions of their own.
+_ACTIVE_SESSIONS: ContextVar[tuple["HookSession", ...]] = ContextVar("explorer_active_hook_sessions", default=())
+
+_LIVE_HANDLES = 0  # hooks of either kind registered by HookSessions and not yet removed, in every model
 _LIVE_LOCK = threading.Lock()
 
 
-def live_recorder_hooks() -> int:
-    """Hooks registered by HookRecorders and still attached anywhere (0 between calls). Unlike
-    count_registered_hooks this ignores hooks transformers installs itself (its output recorders)."""
+def live_hooks() -> int:
+    """Recording and patching hooks registered by the explorer and still attached anywhere (0 between
+    calls). Unlike count_registered_hooks this ignores hooks transformers installs itself."""
     return _LIVE_HANDLES
 
 
-def active_recorder() -> "HookRecorder | None":
-    """The recorder of the forward pass running in this thread, if any."""
-    return _ACTIVE_RECORDER.get()
+live_recorder_hooks = live_hooks  # the name the soak bench and older tests use
+
+
+def active_sessions() -> tuple["HookSession", ...]:
+    """The hook sessions open in this thread, outermost first (empty when none)."""
+    return _ACTIVE_SESSIONS.get()
+
+
+def zero_output(value):
+    """Patch: the module's output replaced by zeros of the same shape."""
+    return torch.zeros_like(value) if isinstance(value, torch.Tensor) else value
+
+
+def identity_rotation(value):
+    """Patch for a RoPE module's (cos, sin): (1, 0), so queries and keys are not rotated at all."""
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        cos, sin = value
+        return torch.ones_like(cos), torch.zeros_like(sin)
+    return value
 
 
 def _first_tensor(value):
@@ -47,109 +71,106 @@ def _first_tensor(value):
     return None
 
 
-class HookRecorder:
-    """Collects named activations of one forward pass of ``model``."""
+class HookSession:
+    """The hooks of one forward pass (or several, run inside the ``with`` block in this thread)."""
 
-    def __init__(self, model: nn.Module, modules: dict[str, nn.Module] | None = None):
-        self.model = model
-        # ``modules`` lets a caller pass a path → module map built once per model (walking the
-        # module tree on every trace costs more than some of the layers).
-        self._modules: dict[str, nn.Module] = modules if modules is not None else dict(model.named_modules())
-        self._path_by_id = {id(module): path for path, module in self._modules.items()}
-        self._plan: list[tuple[str, str, str, object]] = []
+    def __init__(self, registry: HookRegistry, modules: Mapping[str, nn.Module], *, record: Iterable[str] = (),
+                 patches: Mapping[str, Patch] | None = None):
+        self.registry = registry
+        self._modules = modules
+        self._path_by_id = {id(module): path for path, module in modules.items()}
+        self.record = frozenset(record)
+        self.patches = dict(patches or {})
+        for name in (*self.record, *self.patches):
+            if name not in registry:
+                raise KeyError(f"'{name}' is not a hook point of this model")
+        for name in self.patches:
+            if registry.hook_dict[name].kind != "output":
+                raise ValueError(f"'{name}' cannot be patched: only module outputs can be replaced")
+        self.records: dict[str, object] = {}
         self._handles: list[torch.utils.hooks.RemovableHandle] = []
         self._token = None
-        self._attention_paths: set[str] = set()
-        self.records: dict[str, torch.Tensor] = {}
 
-    # -- planning ---------------------------------------------------------------------------
-    def module(self, path: str) -> nn.Module:
-        try:
-            return self._modules[path]
-        except KeyError:
-            raise KeyError(f"the model has no module at '{path}'") from None
-
+    # -- what the attention probe asks -----------------------------------------------------------
     def path_of(self, module: nn.Module) -> str | None:
         return self._path_by_id.get(id(module))
 
-    def watch_output(self, path: str, name: str = "hook_out") -> None:
-        self.module(path)
-        self._plan.append(("output", path, name, None))
-
-    def watch_input(self, path: str, name: str = "hook_in") -> None:
-        self.module(path)
-        self._plan.append(("input", path, name, None))
-
-    def watch_kwarg(self, path: str, keyword: str, name: str, position: int | None = None) -> None:
-        """Record an argument the module is called with (e.g. RoPE's position_embeddings), by
-        keyword, or at ``position`` among the positional arguments when the caller passes it so."""
-        self.module(path)
-        self._plan.append(("kwarg", path, name, (keyword, position)))
-
-    def watch_attention(self, path: str) -> None:
-        """Let the attention probe record q, k, v, mask and pattern of this module."""
-        self.module(path)
-        self._attention_paths.add(path)
-
-    def wants_attention(self, path: str) -> bool:
-        return path in self._attention_paths
+    def probe_targets(self, module: nn.Module) -> Mapping[str, str] | None:
+        """stage → hook name for the probe points of this attention module that this session records."""
+        path = self.path_of(module)
+        names = self.registry.probe_names(path) if path is not None else None
+        if not names or not any(name in self.record for name in names.values()):
+            return None
+        return {stage: name for stage, name in names.items() if name in self.record}
 
     def store(self, name: str, value) -> None:
         if isinstance(value, torch.Tensor):
             value = value.detach()
         self.records[name] = value
 
-    # -- hook callbacks -----------------------------------------------------------------------
-    def _output_hook(self, key: str) -> Callable:
+    # -- hook callbacks ----------------------------------------------------------------------------
+    def _output_hook(self, point: HookPoint) -> Callable:
+        recording = point.name in self.record
+        patch = self.patches.get(point.name)
+
         def hook(module, args, kwargs, output):
-            if _ACTIVE_RECORDER.get() is self:
-                tensor = _first_tensor(output)
-                if tensor is not None:
-                    self.store(key, tensor)
+            if self not in _ACTIVE_SESSIONS.get():
+                return None
+            if patch is not None:
+                output = patch(output)
+            if recording:
+                tensor = _first_tensor(output) if point.stage != "rotary" else output
+                if isinstance(tensor, (tuple, list)):
+                    for index, item in enumerate(tensor):
+                        self.store(f"{point.name}.{index}", item)
+                elif tensor is not None:
+                    self.store(point.name, tensor)
+            return output if patch is not None else None
 
         return hook
 
-    def _input_hook(self, key: str) -> Callable:
+    def _input_hook(self, point: HookPoint) -> Callable:
         def hook(module, args, kwargs):
-            if _ACTIVE_RECORDER.get() is self:
+            if self in _ACTIVE_SESSIONS.get():
                 tensor = _first_tensor(args) if args else _first_tensor(kwargs.get("hidden_states"))
                 if tensor is not None:
-                    self.store(key, tensor)
+                    self.store(point.name, tensor)
 
         return hook
 
-    def _kwarg_hook(self, key: str, keyword: str, position: int | None) -> Callable:
+    def _argument_hook(self, point: HookPoint) -> Callable:
         def hook(module, args, kwargs):
-            if _ACTIVE_RECORDER.get() is not self:
+            if self not in _ACTIVE_SESSIONS.get():
                 return
-            value = kwargs.get(keyword)
-            if value is None and position is not None and len(args) > position:
-                value = args[position]
-            if value is not None:
-                if isinstance(value, (tuple, list)):
-                    for index, item in enumerate(value):
-                        if isinstance(item, torch.Tensor):
-                            self.store(f"{key}.{index}", item)
-                else:
-                    self.store(key, value)
+            value = kwargs.get(point.keyword)
+            if value is None and point.position is not None and len(args) > point.position:
+                value = args[point.position]
+            if isinstance(value, (tuple, list)):
+                for index, item in enumerate(value):
+                    if isinstance(item, torch.Tensor):
+                        self.store(f"{point.name}.{index}", item)
+            elif value is not None:
+                self.store(point.name, value)
 
         return hook
 
-    # -- context manager ------------------------------------------------------------------------
-    def __enter__(self) -> "HookRecorder":
+    # -- context manager -----------------------------------------------------------------------------
+    def __enter__(self) -> "HookSession":
         try:
-            for kind, path, name, extra in self._plan:
-                module = self._modules[path]
-                key = f"{path}.{name}" if path else name
-                if kind == "output":
-                    handle = module.register_forward_hook(self._output_hook(key), with_kwargs=True)
-                elif kind == "input":
-                    handle = module.register_forward_pre_hook(self._input_hook(key), with_kwargs=True)
+            for name in sorted(self.record | set(self.patches)):
+                point = self.registry.hook_dict[name]
+                if point.kind == "probe":
+                    continue  # filled by the attention probe, which asks active_sessions()
+                module = self._modules[point.module] if point.module else self._modules[""]
+                if point.kind == "output":
+                    handle = module.register_forward_hook(self._output_hook(point), with_kwargs=True)
+                elif point.kind == "input":
+                    handle = module.register_forward_pre_hook(self._input_hook(point), with_kwargs=True)
                 else:
-                    handle = module.register_forward_pre_hook(self._kwarg_hook(key, *extra), with_kwargs=True)
+                    handle = module.register_forward_pre_hook(self._argument_hook(point), with_kwargs=True)
                 self._handles.append(handle)
                 _count_handles(+1)
-            self._token = _ACTIVE_RECORDER.set(self)
+            self._token = _ACTIVE_SESSIONS.set(_ACTIVE_SESSIONS.get() + (self,))
         except BaseException:
             self._remove()
             raise
@@ -164,7 +185,7 @@ class HookRecorder:
             _count_handles(-1)
         self._handles.clear()
         if self._token is not None:
-            _ACTIVE_RECORDER.reset(self._token)
+            _ACTIVE_SESSIONS.reset(self._token)
             self._token = None
 
 
@@ -174,9 +195,11 @@ def _count_handles(delta: int) -> None:
         _LIVE_HANDLES += delta
 
 
-def count_registered_hooks(model: nn.Module) -> int:
-    """Hooks of any kind left on the model's modules (the tests expect 0 between calls)."""
+def count_registered_hooks(model) -> int:
+    """Hooks of any kind left on the model's modules (the tests expect 0 between calls). Takes an
+    ExplorerModel or a torch module."""
+    module = getattr(model, "torch_module", model)
     total = 0
-    for module in model.modules():
-        total += len(module._forward_hooks) + len(module._forward_pre_hooks)
+    for part in module.modules():
+        total += len(part._forward_hooks) + len(part._forward_pre_hooks)
     return total

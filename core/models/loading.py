@@ -2,114 +2,42 @@
 
 Everything goes through transformers' real ``from_pretrained`` path, never with
 ``trust_remote_code``. The sentence-transformers files next to the weights (max_seq_length,
-pooling mode, Normalize) are read directly, so the model's own settings win over the
-tokenizer's.
+prompts, pooling, Dense, Normalize, similarity function) are read by
+``core.pipeline.sentence_pipeline``, so the model's own settings win over the tokenizer's.
 """
 
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
 import logging
 import os
 import re
-import threading
-import weakref
 from pathlib import Path
 
 import torch
 
-from . import attention_probe  # noqa: F401  (registers the probe attention function)
+from ..pipeline.sentence_pipeline import SentencePipeline, read_sentence_pipeline
+from . import attention_probe
 from .architectures import Architecture, architecture_for, supported_model_types
 from .bundled import BUNDLED_MODEL_ALIASES, BUNDLED_MODEL_ID, bundled_model_dir, verify_bundled_model
 from .devices import resolve_device
 from ..errors import ModelLoadError, ModelTooLargeError, UnsupportedArchitectureError
 from .model_info import ModelInfo
 from ..text.tokenization import tokenizer_algorithm
+from .explorer_model import ExplorerModel
 
 # owner/name as the hub spells it (a bare name like "gpt2" is a valid legacy id).
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9][A-Za-z0-9._-]{0,95})?$")
-_POOLING_FLAGS = {
-    "pooling_mode_cls_token": "cls",
-    "pooling_mode_mean_tokens": "mean",
-    "pooling_mode_max_tokens": "max",
-    "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len_tokens",
-    "pooling_mode_weightedmean_tokens": "weightedmean",
-    "pooling_mode_lasttoken": "lasttoken",
-}
 
 
-_LOADED: "weakref.WeakSet[ExplorerModel]" = None  # set below; every live ExplorerModel, for health checks
+def quiet_transformers_logging() -> None:
+    """transformers logs (not raises) many recoverable issues and draws download bars; a host calls
+    this once at start-up (app.py, the CLI) to keep them out of its output. Loading never does."""
+    logging.getLogger("transformers").setLevel(logging.ERROR)
+    from transformers.utils import logging as transformers_logging
 
-
-def loaded_models() -> list["ExplorerModel"]:
-    """Every ExplorerModel still alive in this process (tests and soak runs check their hooks)."""
-    return list(_LOADED)
-
-
-class ExplorerModel:
-    """One loaded model, shared by every session of the app; use it through core.trace/core.embedding."""
-
-    def __init__(self, model, tokenizer, architecture: Architecture, info: ModelInfo, source_dir: str):
-        self.model = model
-        self.tokenizer = tokenizer
-        self.architecture = architecture
-        self.info = info
-        self.source_dir = source_dir
-        # Serialises forward passes: hooks live on this shared module, so two sessions must not
-        # run it at once (each hook also checks its own recorder; this is the second guard).
-        self.lock = threading.RLock()
-        self.modules_by_path = dict(model.named_modules())
-        self._cpu_twin: ExplorerModel | None = None
-        self._twin_lock = threading.Lock()
-        _LOADED.add(self)
-
-    @property
-    def device(self) -> torch.device:
-        return next(self.model.parameters()).device
-
-    def cpu_twin(self) -> "ExplorerModel":
-        """A CPU copy of this model (same weights), made on first use: where work goes when the
-        accelerator runs out of memory (core.device_fallback). The CPU model is its own twin."""
-        if str(self.info.device) == "cpu" and self.device.type == "cpu":
-            return self
-        with self._twin_lock:
-            if self._cpu_twin is None:
-                from transformers import AutoModel
-
-                config = copy.deepcopy(self.model.config)
-                twin = AutoModel.from_config(config, attn_implementation=config._attn_implementation).float()
-                # weights copied tensor by tensor to host memory: no second copy on the full device
-                twin.load_state_dict({name: tensor.detach().to("cpu") for name, tensor in self.model.state_dict().items()})
-                twin.eval().requires_grad_(False)
-                info = dataclasses.replace(self.info, device="cpu")
-                self._cpu_twin = ExplorerModel(twin, self.tokenizer, self.architecture, info, self.source_dir)
-            return self._cpu_twin
-
-    def module(self, path: str):
-        return self.model.get_submodule(path)
-
-    def embedding_table(self):
-        """The token embedding matrix [vocab, d] as numpy (a view of the live weights, read-only)."""
-        weight = self.module(self.architecture.word_embeddings).weight.detach().float().cpu().numpy()
-        weight.setflags(write=False)
-        return weight
-
-    def position_table(self):
-        """The learned absolute position table [positions, d], or None for RoPE models."""
-        path = self.architecture.position_embeddings
-        if path is None:
-            return None
-        weight = self.module(path).weight.detach().float().cpu().numpy()
-        weight.setflags(write=False)
-        return weight
-
-    def __repr__(self) -> str:
-        return f"ExplorerModel({self.info.model_id!r}, {self.info.family}, device={self.info.device})"
-
-
-_LOADED = weakref.WeakSet()
+    transformers_logging.disable_progress_bar()
 
 
 def _read_json(path: Path) -> dict | list | None:
@@ -130,7 +58,8 @@ def _sentence_transformers_files(source: str, is_local: bool) -> tuple[Path | No
             folder = Path(
                 snapshot_download(
                     source,
-                    allow_patterns=["modules.json", "sentence_bert_config.json", "*/config.json", "config_sentence_transformers.json"],
+                    allow_patterns=["modules.json", "sentence_bert_config.json", "*/config.json", "config_sentence_transformers.json",
+                                    "*_Dense/*"],
                 )
             )
         except Exception:  # noqa: BLE001 - a plain transformers model has none of these files
@@ -142,30 +71,6 @@ def _sentence_transformers_files(source: str, is_local: bool) -> tuple[Path | No
             if str(entry.get("type", "")).endswith("Transformer"):
                 subfolder = entry.get("path", "") or ""
     return folder, subfolder
-
-
-def _sentence_transformers_settings(folder: Path | None, subfolder: str) -> dict:
-    settings = {"max_seq_length": None, "pooling": None, "normalizes": False}
-    if folder is None:
-        return settings
-    sbert = _read_json(folder / subfolder / "sentence_bert_config.json") or _read_json(folder / "sentence_bert_config.json")
-    if isinstance(sbert, dict) and sbert.get("max_seq_length"):
-        settings["max_seq_length"] = int(sbert["max_seq_length"])
-    modules = _read_json(folder / "modules.json")
-    if isinstance(modules, list):
-        for entry in modules:
-            kind = str(entry.get("type", ""))
-            if kind.endswith("Pooling"):
-                config = _read_json(folder / entry.get("path", "") / "config.json") or {}
-                mode = config.get("pooling_mode")
-                if isinstance(mode, list):
-                    mode = mode[0] if mode else None
-                if not mode:
-                    mode = next((name for flag, name in _POOLING_FLAGS.items() if config.get(flag)), None)
-                settings["pooling"] = mode
-            elif kind.endswith("Normalize"):
-                settings["normalizes"] = True
-    return settings
 
 
 def _resolve_source(model_id: str | None) -> tuple[str, str, bool]:
@@ -258,16 +163,9 @@ def load_model(model_id: str | None = None, device: str | None = None, *, verify
     if is_bundled and verify:
         verify_bundled_model(Path(source))
     folder, subfolder = _sentence_transformers_files(source, label != "Hugging Face hub")
-    settings = _sentence_transformers_settings(folder, subfolder)
     load_kwargs = {"trust_remote_code": False}
     if subfolder:
         load_kwargs["subfolder"] = subfolder
-
-    # transformers logs (not raises) many recoverable issues; keep them out of the app's output.
-    logging.getLogger("transformers").setLevel(logging.ERROR)
-    from transformers.utils import logging as transformers_logging
-
-    transformers_logging.disable_progress_bar()
     try:
         config = AutoConfig.from_pretrained(source, **load_kwargs)
     except Exception as error:  # noqa: BLE001 - every failure becomes one clear message
@@ -278,9 +176,10 @@ def load_model(model_id: str | None = None, device: str | None = None, *, verify
             f"'{display_id}' is a {getattr(config, 'model_type', 'unknown')!r} model; the tracer knows where the "
             f"activations live only for: {', '.join(supported_model_types())}."
         )
+    pipeline = read_sentence_pipeline(folder, subfolder, causal=architecture.causal)  # refuses what it cannot follow
     if not is_bundled:
         _refuse_if_too_large(display_id, config)  # before a single weight file is fetched
-    attn = "eager" if architecture.attention_probe == "mpnet" else attention_probe.EXPLORER_ATTENTION
+    attn = _attention_implementation(architecture)
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, **load_kwargs)
         model = AutoModel.from_pretrained(source, config=config, attn_implementation=attn, dtype=torch.float32, **load_kwargs)
@@ -296,29 +195,67 @@ def load_model(model_id: str | None = None, device: str | None = None, *, verify
         model.to(device_name)
     except Exception as error:  # noqa: BLE001 - e.g. CUDA out of memory
         raise ModelLoadError(f"Could not move '{display_id}' to {device_name}: {str(error)[:200]}") from error
-    return ExplorerModel(model, tokenizer, architecture, _model_info(display_id, label, model, tokenizer, config, architecture, settings, device_name), source)
+    info = _model_info(display_id, label, model, tokenizer, config, architecture, pipeline, device_name)
+    return ExplorerModel(model, tokenizer, architecture, info, pipeline, source)
 
 
-def build_model_from_config(config, tokenizer, device: str | None = None, *, model_id: str = "tiny model", pooling: str | None = None) -> ExplorerModel:
-    """An ExplorerModel around a randomly initialised model built from ``config`` (tests, offline demos)."""
+def _attention_implementation(architecture: Architecture) -> str:
+    # MPNet computes attention inline (no pluggable function): eager, with hooks on its projections.
+    return "eager" if architecture.attention_probe == "mpnet" else attention_probe.install()
+
+
+def _seeded_initialisation(model, std: float, seed: int) -> None:
+    """Fresh random weights from a private generator (never torch's global one, which every session
+    shares): linear and embedding weights ~ N(0, std), biases 0, norm weights 1, as transformers
+    initialises them."""
+    generator = torch.Generator(device="cpu").manual_seed(seed)
+    with torch.no_grad():
+        for module in model.modules():
+            is_norm = "norm" in type(module).__name__.lower()
+            for name, parameter in module.named_parameters(recurse=False):
+                if is_norm:
+                    parameter.fill_(1.0 if name == "weight" else 0.0)
+                elif name == "bias" or parameter.dim() < 2:
+                    parameter.zero_()
+                else:
+                    values = torch.randn(parameter.shape, generator=generator, dtype=torch.float32) * std
+                    parameter.copy_(values.to(parameter.device, parameter.dtype))
+            padding = getattr(module, "padding_idx", None)
+            if isinstance(module, torch.nn.Embedding) and padding is not None:
+                module.weight[padding].zero_()
+
+
+def build_model_from_config(config, tokenizer, device: str | None = None, *, model_id: str = "tiny model",
+                            pooling: str | None = None, seed: int | None = None) -> ExplorerModel:
+    """An ExplorerModel around a randomly initialised model built from ``config`` (tests, offline demos).
+    With ``seed`` the weights come from a private generator seeded with it (the same weights every time)."""
     from transformers import AutoModel
 
     architecture = architecture_for(config.model_type)
     if architecture is None:
         raise UnsupportedArchitectureError(f"Unsupported model type {config.model_type!r}.")
-    attn = "eager" if architecture.attention_probe == "mpnet" else attention_probe.EXPLORER_ATTENTION
+    attn = _attention_implementation(architecture)
     config = copy.deepcopy(config)  # from_config writes the attention choice into the config it is given
-    model = AutoModel.from_config(config, attn_implementation=attn).float()
+    if seed is None:
+        model = AutoModel.from_config(config, attn_implementation=attn).float()
+    else:
+        # Built without drawing from torch's shared generator (as from_pretrained builds before loading),
+        # then given its weights from a private one.
+        from transformers.initialization import no_init_weights
+
+        with no_init_weights():
+            model = AutoModel.from_config(config, attn_implementation=attn).float()
+        _seeded_initialisation(model, float(getattr(config, "initializer_range", 0.02) or 0.02), seed)
     device_name = resolve_device(device)
     model.eval().requires_grad_(False).to(device_name)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
-    settings = {"max_seq_length": None, "pooling": pooling, "normalizes": False}
-    info = _model_info(model_id, "built from config", model, tokenizer, config, architecture, settings, device_name)
-    return ExplorerModel(model, tokenizer, architecture, info, "")
+    pipeline = SentencePipeline(pooling or ("lasttoken" if architecture.causal else "mean"))
+    info = _model_info(model_id, "built from config", model, tokenizer, config, architecture, pipeline, device_name)
+    return ExplorerModel(model, tokenizer, architecture, info, pipeline, "")
 
 
-def _model_info(display_id, label, model, tokenizer, config, architecture, settings, device_name) -> ModelInfo:
+def _model_info(display_id, label, model, tokenizer, config, architecture, pipeline: SentencePipeline, device_name) -> ModelInfo:
     d_model = int(_count(config, "hidden_size", "dim", "n_embd"))
     n_heads = int(_count(config, "num_attention_heads", "n_heads", "n_head"))
     n_kv = int(_count(config, "num_key_value_heads", default=n_heads))
@@ -327,8 +264,8 @@ def _model_info(display_id, label, model, tokenizer, config, architecture, setti
     positions = _count(config, "max_position_embeddings", "n_positions")
     tok_max = getattr(tokenizer, "model_max_length", None)
     tok_max = int(tok_max) if tok_max and tok_max < 1_000_000 else None
-    if settings["max_seq_length"]:
-        max_len, why = settings["max_seq_length"], "sentence-transformers config"
+    if pipeline.max_seq_length:
+        max_len, why = pipeline.max_seq_length, "sentence-transformers config"
     else:
         candidates = [v for v in (tok_max, positions) if v]
         max_len = min(candidates) if candidates else 512
@@ -338,7 +275,6 @@ def _model_info(display_id, label, model, tokenizer, config, architecture, setti
     # A window over 8k tokens makes per-head T×T maps unusably large on a CPU.
     max_len = int(min(max_len, 8192))
     activation = getattr(config, "hidden_act", None) or getattr(config, "activation_function", None) or getattr(config, "hidden_activation", None) or "gelu"
-    default_pooling = settings["pooling"] or ("lasttoken" if architecture.causal else "mean")
     return ModelInfo(
         model_id=display_id,
         source=label,
@@ -358,12 +294,25 @@ def _model_info(display_id, label, model, tokenizer, config, architecture, setti
         tokenizer_max_length=tok_max,
         max_seq_length_source=why,
         tokenizer_algorithm=tokenizer_algorithm(tokenizer),
-        native_pooling=settings["pooling"],
-        default_pooling=default_pooling,
-        normalizes=bool(settings["normalizes"]),
+        native_pooling=pipeline.pooling_mode if pipeline.from_config else None,
+        default_pooling=pipeline.pooling_mode,
+        normalizes=pipeline.normalize,
+        embedding_dimension=pipeline.dense[-1].out_features if pipeline.dense else d_model,
+        dense_layers=tuple(layer.label for layer in pipeline.dense),
+        prompts=tuple(pipeline.prompts.items()),
+        default_prompt_name=pipeline.default_prompt_name,
+        include_prompt=pipeline.include_prompt,
+        similarity_fn_name=pipeline.similarity_fn_name,
         position_kind=architecture.position_kind,
         causal=architecture.causal,
         ffn_gated=architecture.ffn_gated,
         ffn_activation=str(activation),
         pre_norm=architecture.pre_norm,
     )
+
+
+def untrained_copy(explorer: ExplorerModel, *, seed: int, model_id: str) -> ExplorerModel:
+    """A model of the same architecture and tokenizer as ``explorer`` with fresh random weights from a
+    private generator (``seed``), pooled with mean pooling."""
+    return build_model_from_config(explorer.torch_module.config, explorer.tokenizer, device=explorer.info.device,
+                                   model_id=model_id, pooling="mean", seed=seed)

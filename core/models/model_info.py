@@ -26,10 +26,17 @@ class ModelInfo:
     max_seq_length_source: str
     tokenizer_algorithm: str
     native_pooling: str | None  # from the sentence-transformers config; None for a plain model
-    default_pooling: str        # native, else mean for encoders and lasttoken for decoders
-    normalizes: bool            # the sentence-transformers pipeline ends with Normalize
+    default_pooling: str        # the pipeline's pooling: native, else mean for encoders and lasttoken for decoders
+    normalizes: bool            # the pipeline ends with Normalize
     position_kind: str          # learned | rope | learned+relative
     causal: bool
     ffn_gated: bool
     ffn_activation: str
     pre_norm: bool
+    # the rest of the sentence-transformers pipeline (core.pipeline.sentence_pipeline), as plain values
+    embedding_dimension: int = 0    # length of the final sentence vector (after any Dense layers)
+    dense_layers: tuple[str, ...] = ()  # e.g. ("Dense 768 → 3072, identity", …)
+    prompts: tuple[tuple[str, str], ...] = ()  # (name, prompt text)
+    default_prompt_name: str | None = None
+    include_prompt: bool = True     # whether pooling covers the prompt's tokens
+    similarity_fn_name: str = "cosine"

@@ -1,26 +1,53 @@
 """Pooling: many token vectors → one sentence vector.
 
 Each mode is a named, mask-aware function of ``token_embeddings`` [B, T, d] and
-``attention_mask`` [B, T] (1 = real token, 0 = padding), the shape of
-sentence-transformers' ``Pooling`` module, so padded batches pool exactly like one
-sentence alone.
+``attention_mask`` [B, T] (1 = real token, 0 = padding), computed the way sentence-transformers'
+``Pooling`` module computes it, so padded batches pool exactly like one sentence alone.
+``POOLING_MODES`` is sentence-transformers' own closed set; ``idf`` (an IDF-weighted mean) is
+this explorer's addition and is labelled so wherever it appears.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from types import MappingProxyType
+from typing import Callable, Mapping
 
 import numpy as np
 import torch
 
-POOLING_LABELS = {
+# sentence-transformers 6's Pooling.POOLING_MODES, in its order.
+POOLING_MODES = ("cls", "max", "mean", "mean_sqrt_len_tokens", "weightedmean", "lasttoken")
+EXPLORER_POOLINGS = ("idf",)  # not in sentence-transformers: the explorer's own what-if
+
+POOLING_LABELS: Mapping[str, str] = MappingProxyType({
     "cls": "[CLS] token",
     "mean": "mean",
     "max": "max",
+    "mean_sqrt_len_tokens": "sum ÷ √length",
     "weightedmean": "position-weighted mean",
     "lasttoken": "last token",
     "idf": "IDF-weighted mean",
-}
+})
+
+
+def compared_poolings(info) -> list[str]:
+    """The poolings the pages and the STS benchmark compare for a model (``ModelInfo``): [CLS], mean,
+    max, position-weighted mean, the model's own mode where it is another one, the explorer's IDF
+    mean, and the last token for decoders (where it is the one that has read the whole text)."""
+    names = ["cls", "mean", "max", "weightedmean"]
+    if info.default_pooling not in names and info.default_pooling != "lasttoken":
+        names.append(info.default_pooling)
+    names.append("idf")
+    if info.causal or info.default_pooling == "lasttoken":
+        names.append("lasttoken")
+    return names
+
+
+def check_pooling_mode(mode: str, *, allow_explorer: bool = True) -> str:
+    allowed = POOLING_MODES + (EXPLORER_POOLINGS if allow_explorer else ())
+    if mode not in allowed:
+        raise ValueError(f"Unknown pooling '{mode}'. Choose one of: {', '.join(allowed)}.")
+    return mode
 
 
 def _as_tensors(token_embeddings, attention_mask):
@@ -38,8 +65,20 @@ def _as_tensors(token_embeddings, attention_mask):
     return embeddings, mask
 
 
+def exclude_prompt(attention_mask: torch.Tensor, prompt_length: int) -> torch.Tensor:
+    """The mask with each text's first ``prompt_length`` real tokens (its prompt, [CLS] included)
+    set to 0, after any left padding: what Pooling(include_prompt=False) pools over."""
+    mask = attention_mask.clone()
+    if prompt_length <= 0:
+        return mask
+    pad_lengths = mask.to(torch.int32).argmax(dim=1)
+    positions = torch.arange(mask.size(1), device=mask.device).unsqueeze(0)
+    mask[positions < (pad_lengths + prompt_length).unsqueeze(1)] = 0
+    return mask
+
+
 def cls_pooling(token_embeddings, attention_mask=None) -> torch.Tensor:
-    """The first real token ([CLS] for BERT), which also handles left padding."""
+    """The first token the mask keeps ([CLS] for BERT), which also handles left padding."""
     embeddings, mask = _as_tensors(token_embeddings, attention_mask)
     first = mask.to(torch.int).argmax(dim=1)
     return embeddings[torch.arange(embeddings.shape[0], device=embeddings.device), first]
@@ -49,6 +88,13 @@ def mean_pooling(token_embeddings, attention_mask=None) -> torch.Tensor:
     embeddings, mask = _as_tensors(token_embeddings, attention_mask)
     weights = mask.unsqueeze(-1).to(embeddings.dtype)
     return (embeddings * weights).sum(dim=1) / torch.clamp(weights.sum(dim=1), min=1e-9)
+
+
+def mean_sqrt_len_pooling(token_embeddings, attention_mask=None) -> torch.Tensor:
+    """Sum of the token vectors ÷ √(number of tokens): sentence-transformers' 'mean_sqrt_len_tokens'."""
+    embeddings, mask = _as_tensors(token_embeddings, attention_mask)
+    weights = mask.unsqueeze(-1).to(embeddings.dtype)
+    return (embeddings * weights).sum(dim=1) / torch.sqrt(torch.clamp(weights.sum(dim=1), min=1e-9))
 
 
 def max_pooling(token_embeddings, attention_mask=None) -> torch.Tensor:
@@ -74,11 +120,14 @@ def weighted_mean_pooling(token_embeddings, attention_mask=None, token_weights=N
     return (embeddings * weights).sum(dim=1) / torch.clamp(weights.sum(dim=1), min=1e-9)
 
 
-def position_weighted_mean_pooling(token_embeddings, attention_mask=None) -> torch.Tensor:
-    """sentence-transformers' 'weightedmean': token i of each sentence weighs i (1-based), as in SGPT."""
+def position_weighted_mean_pooling(token_embeddings, attention_mask=None, padding_mask=None) -> torch.Tensor:
+    """sentence-transformers' 'weightedmean': token i of each text weighs i (1-based from its first
+    real token, as in SGPT). ``padding_mask`` (default: ``attention_mask``) says where the text
+    starts; an excluded prompt keeps the remaining tokens' original weights."""
     embeddings, mask = _as_tensors(token_embeddings, attention_mask)
+    start_mask = mask if padding_mask is None else torch.as_tensor(padding_mask, device=embeddings.device).reshape(mask.shape)
     positions = torch.arange(1, embeddings.shape[1] + 1, device=embeddings.device, dtype=embeddings.dtype).view(1, -1)
-    left_pad = mask.to(torch.int32).argmax(dim=1).view(-1, 1).to(embeddings.dtype)
+    left_pad = start_mask.to(torch.int32).argmax(dim=1).view(-1, 1).to(embeddings.dtype)
     return weighted_mean_pooling(embeddings, mask, positions - left_pad)
 
 
@@ -91,26 +140,28 @@ def last_token_pooling(token_embeddings, attention_mask=None) -> torch.Tensor:
     return embeddings[torch.arange(embeddings.shape[0], device=embeddings.device), last] * values.unsqueeze(-1).to(embeddings.dtype)
 
 
-POOLING_FUNCTIONS: dict[str, Callable] = {
+# sentence-transformers' modes → their functions of (token_embeddings, attention_mask).
+POOLING_FUNCTIONS: Mapping[str, Callable] = MappingProxyType({
     "cls": cls_pooling,
-    "mean": mean_pooling,
     "max": max_pooling,
+    "mean": mean_pooling,
+    "mean_sqrt_len_tokens": mean_sqrt_len_pooling,
     "weightedmean": position_weighted_mean_pooling,
     "lasttoken": last_token_pooling,
-}
+})
 
 
-def pool(mode: str, token_embeddings, attention_mask=None, token_weights=None) -> torch.Tensor:
+def pool(mode: str, token_embeddings, attention_mask=None, token_weights=None, *, prompt_length: int = 0) -> torch.Tensor:
+    """Pool with ``mode``; ``token_weights`` [B, T] for 'idf'; ``prompt_length`` > 0 leaves each
+    text's first prompt tokens out, as Pooling(include_prompt=False) does."""
+    check_pooling_mode(mode)
+    embeddings, mask = _as_tensors(token_embeddings, attention_mask)
+    pooling_mask = exclude_prompt(mask, prompt_length) if prompt_length else mask
     if mode == "idf":
-        return weighted_mean_pooling(token_embeddings, attention_mask, token_weights)
-    if mode == "mean_sqrt_len_tokens":
-        embeddings, mask = _as_tensors(token_embeddings, attention_mask)
-        return mean_pooling(embeddings, mask) * torch.sqrt(torch.clamp(mask.sum(1, keepdim=True).to(embeddings.dtype), min=1e-9))
-    try:
-        function = POOLING_FUNCTIONS[mode]
-    except KeyError:
-        raise ValueError(f"Unknown pooling '{mode}'. Choose one of: {', '.join(POOLING_FUNCTIONS)}, idf.") from None
-    return function(token_embeddings, attention_mask)
+        return weighted_mean_pooling(embeddings, pooling_mask, token_weights)
+    if mode == "weightedmean":
+        return position_weighted_mean_pooling(embeddings, pooling_mask, padding_mask=mask)
+    return POOLING_FUNCTIONS[mode](embeddings, pooling_mask)
 
 
 def l2_normalize(vectors):

@@ -267,8 +267,6 @@ def embedding_parts(explorer, stage, index: int) -> EmbeddingParts:
     """Token ``index``'s table row, its position and token-type rows (where the model has them),
     their sum, and what the model fed to layer 1, with the sum's normalisation recomputed from
     the model's own LayerNorm weights to show the recorded output is exactly that."""
-    import torch
-
     arch = explorer.architecture
     names, vectors = ["token row (the lookup)"], [np.asarray(stage.token_rows[index], dtype=np.float32)]
     total = vectors[0].astype(np.float64)
@@ -283,20 +281,10 @@ def embedding_parts(explorer, stage, index: int) -> EmbeddingParts:
     if len(vectors) > 1:
         names.append("= sum")
         vectors.append(total.astype(np.float32))
-    norm_path = None
-    if arch.embedding_output != arch.word_embeddings:
-        for suffix in ("LayerNorm", "norm", "layer_norm"):
-            candidate = f"{arch.embedding_output}.{suffix}"
-            if candidate in explorer.modules_by_path:
-                norm_path = candidate
-                break
+    norm_path = arch.embedding_norm if explorer.has_module(arch.embedding_norm) else None
     output = np.asarray(stage.output[index], dtype=np.float32)
     if norm_path is not None:
-        module = explorer.modules_by_path[norm_path]
-        with explorer.lock, torch.inference_mode():
-            parameter = next(module.parameters(), None)
-            device = parameter.device if parameter is not None else "cpu"
-            recomputed = module(torch.as_tensor(total, dtype=torch.float32, device=device)[None])[0].float().cpu().numpy()
+        recomputed = explorer.apply_module(norm_path, total.astype(np.float32)[None])[0]
         names.append("after LayerNorm = enters layer 1")
     else:
         recomputed = total.astype(np.float32)

@@ -6,7 +6,7 @@ import io
 
 import numpy as np
 
-from .tracer import Trace
+from .data import Trace
 
 
 def trace_arrays(trace: Trace) -> dict[str, np.ndarray]:
