@@ -51,7 +51,7 @@ def text_for(index: int) -> str:
 
 
 def soak(reruns: int, every: int, report=print) -> list[tuple[int, float, int, int]]:
-    from core.models.hooks import live_recorder_hooks
+    from core.models.hooks import live_hooks
 
     app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
     app.run()
@@ -65,7 +65,7 @@ def soak(reruns: int, every: int, report=print) -> list[tuple[int, float, int, i
         if app.exception:
             raise RuntimeError(f"rerun {index}: {app.exception}")
         if index % every == 0 or index == reruns:
-            hooks = live_recorder_hooks()
+            hooks = live_hooks()
             curve.append((index, rss_mb(), open_fds(), hooks))
             report(f"rerun {index:4d}: RSS {curve[-1][1]:7.0f} MB · open files {curve[-1][2]:4d} · hooks left {hooks} "
                    f"· {time.perf_counter() - start:6.0f} s")

@@ -4,6 +4,8 @@
     python -m core tokenize --tokenizer model|gpt2 --text "The cat sat" [--model ID_OR_PATH]
     python -m core sts-eval assets/stsb/stsb-en-test.csv [--model ID_OR_PATH]
     python -m core embed --input sentences.csv --text-column text --out vectors.parquet [--batch-size 64]
+    python -m core search --query "…" --corpus passages.csv [--text-column text] [--top-k 10] [--expected N]
+    python -m core search --example stsb-dev --evaluate      # recall@1 / recall@10 over the example's queries
 """
 
 from __future__ import annotations
@@ -110,6 +112,62 @@ def _cmd_embed(args) -> int:
     return 0
 
 
+def _cmd_search(args) -> int:
+    from pathlib import Path
+
+    from .models.loading import load_model
+    from .retrieval.corpus import Chunking, docstring_example, stsb_example
+    from .retrieval.search import build_index, encode_queries, encode_query, rank, recall_at_k
+
+    example = None
+    if args.example == "stsb-dev":
+        example = stsb_example(Path(__file__).resolve().parent.parent / "assets" / "stsb" / "stsb-en-dev.csv")
+    elif args.example == "python-docstrings":
+        example = docstring_example()
+    if example is not None:
+        passages = list(example.passages)
+    elif args.corpus:
+        from .text.datasets import read_table, sentence_set
+
+        path = Path(args.corpus)
+        frame = read_table(path.read_bytes(), path.name, max_rows=10_000_000)
+        passages = list(sentence_set(frame, args.text_column).texts)
+    else:
+        print("error: give --corpus FILE or --example stsb-dev|python-docstrings", file=sys.stderr)
+        return 2
+    model = load_model(args.model, args.device)
+    chunking = Chunking("chunks", args.chunk_tokens, args.overlap) if args.chunk_tokens else Chunking()
+    index = build_index(model, passages, chunking=chunking, document_prompt=args.document_prompt)
+    if args.evaluate:
+        if example is None:
+            print("error: --evaluate needs --example (queries with known answers)", file=sys.stderr)
+            return 2
+        queries = encode_queries(model, list(example.queries), prompt=args.query_prompt)
+        recall = recall_at_k(index, queries, example.answers, ks=(1, 10))
+        print(f"{example.name}: {len(example.queries):,} queries, {len(passages):,} passages, {model.info.model_id}")
+        for k, value in recall.items():
+            print(f"recall@{k}\t{value * 100:.2f}")
+        return 0
+    if not args.query:
+        print("error: give --query TEXT (or --evaluate with an --example)", file=sys.stderr)
+        return 2
+    query = encode_query(model, args.query, prompt=args.query_prompt)
+    ranking = rank(index, query)
+    print(f"# {len(passages):,} passages, {model.info.model_id}, similarity {ranking.similarity}"
+          + (f", {index.budget.share_truncated:.0%} of the passages longer than the {model.info.max_seq_length}-token window"
+             if index.budget.share_truncated else ""))
+    for position, (passage, score) in enumerate(ranking.top(args.top_k), start=1):
+        cut = "  (cut at the window)" if index.budget.texts[passage].truncated and chunking.mode == "truncate" else ""
+        print(f"{position}\t{score:.5f}\t{passage}\t{' '.join(passages[passage].split())[:100]}{cut}")
+    if args.expected is not None:
+        if not 0 <= args.expected < len(passages):
+            print(f"error: --expected must be a passage number from 0 to {len(passages) - 1}", file=sys.stderr)
+            return 2
+        print(f"# expected passage {args.expected}: rank {ranking.rank_of(args.expected)}, "
+              f"score {float(ranking.scores[args.expected]):.5f}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m core", description="Embedding Explorer's engine, from the shell.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -140,6 +198,22 @@ def build_parser() -> argparse.ArgumentParser:
     embed.add_argument("--device", default="auto")
     embed.add_argument("--batch-size", type=int, default=32)
     embed.set_defaults(run=_cmd_embed)
+
+    search = commands.add_parser("search", help="rank a corpus for a query as the model would (or evaluate an example)")
+    search.add_argument("--query", default=None)
+    search.add_argument("--corpus", default=None, help="a CSV/TSV/Parquet/TXT file of passages")
+    search.add_argument("--text-column", default="text")
+    search.add_argument("--example", choices=("stsb-dev", "python-docstrings"), default=None)
+    search.add_argument("--evaluate", action="store_true", help="recall@1 and recall@10 over the example's queries")
+    search.add_argument("--top-k", type=int, default=10)
+    search.add_argument("--expected", type=int, default=None, help="the passage (0-based) you expected: its rank")
+    search.add_argument("--chunk-tokens", type=int, default=0, help="split passages into chunks of N tokens (0 = truncate)")
+    search.add_argument("--overlap", type=int, default=16)
+    search.add_argument("--query-prompt", default=None, help="default: the model's own query prompt")
+    search.add_argument("--document-prompt", default=None, help="default: the model's own document prompt")
+    search.add_argument("--model", default=None)
+    search.add_argument("--device", default="auto")
+    search.set_defaults(run=_cmd_search)
 
     sts = commands.add_parser("sts-eval", help="Spearman x100 of each pooling on an STS CSV (sentence1,sentence2,score)")
     sts.add_argument("file")

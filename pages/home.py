@@ -56,7 +56,9 @@ if trace is not None:
                                           "learned+relative": "learned rows + relative attention bias"}[info.position_kind], f"[{n} × {d}]"),
             ("4 · Self-attention", f"{info.n_layers} layers × {info.n_heads} heads, each a {n} × {n} map", f"[{info.n_heads} × {n} × {info.d_head}] per Q/K/V"),
             ("5 · Feed-forward", f"{d} → {info.d_ff} → {d} per token", f"[{n} × {info.d_ff}] inside"),
-            ("6 · Pooling", f"{pooled_name} over {n} token vectors" + (", then L2-normalised" if info.normalizes else ""), f"[{d}]"),
+            ("6 · Pooling", f"{pooled_name} over {n} token vectors" + (", then L2-normalised" if info.normalizes and not info.dense_layers else ""), f"[{d}]"),
+            *[(f"  {stage.name}", "a learned linear layer on the sentence vector" if stage.name.startswith("Dense")
+               else "scale to length 1", f"[{stage.vector.size}]") for stage in trace.pipeline_stages[1:] if info.dense_layers],
         ],
         columns=["stage", "what happens", "shape"],
     )
@@ -67,7 +69,8 @@ if trace is not None:
     cols = st.columns(3)
     cols[0].metric("dimensions", f"{vector.size}")
     cols[1].metric("L2 norm", f"{l2_norm(vector):.4f}")
-    cols[2].metric("pooling", pooled_name + (" + normalise" if info.normalizes else ""))
+    cols[2].metric("pooling", pooled_name + (f" + {len(info.dense_layers)} Dense" if info.dense_layers else "")
+                   + (" + normalise" if info.normalizes else ""))
     show_figure(vector_bar(vector), key="home_embedding", name="final-embedding")
     st.caption(
         f"This is what sentence-transformers' `encode` returns for this text with {md_escape(info.model_id)}; "

@@ -7,6 +7,7 @@ import streamlit as st
 from core import ExplorerError
 from core.analysis.reconstruction import reconstruct
 from core.analysis.similarity import cosine
+from core.pipeline.similarity import SIMILARITY_LABELS, similarity
 from core.analysis.vector_stats import max_abs_difference
 from ui import state
 from ui.common import model_caption, stage_header, truncation_notice
@@ -33,7 +34,7 @@ boxes = [
     ("3 · + positions", f"{n} × {d}" if info.position_kind != "rope" else "RoPE in Q, K"),
     ("4 · attention ×" + str(info.n_layers), f"{info.n_heads} heads · {n} × {n}"),
     ("5 · feed-forward", f"{d} → {info.d_ff} → {d}"),
-    ("6 · pooling", f"{trace.native_pooling} → {d}"),
+    ("6 · pooling", f"{trace.native_pooling} → {trace.native_embedding.size}" + (" (Dense)" if info.dense_layers else "")),
 ]
 show_figure(stage_diagram(boxes), config={"staticPlot": True}, key="pipe_diagram", name="pipeline-diagram")
 links = st.columns(len(boxes))  # one column per box: each stage's link sits under its box ("text" has none)
@@ -75,5 +76,8 @@ else:
     reading = ("nearly the same meaning" if pair_cosine > 0.8 else "closely related" if pair_cosine > 0.55 else
                "somewhat related" if pair_cosine > 0.3 else "mostly unrelated")
     st.metric("cosine similarity", f"{pair_cosine:.4f}")
+    if info.similarity_fn_name != "cosine":  # what this model's own pipeline compares with
+        st.metric(f"this model's own similarity ({SIMILARITY_LABELS[info.similarity_fn_name]})",
+                  f"{similarity(trace.native_embedding, second.native_embedding, info.similarity_fn_name):.4f}")
     st.markdown(f"For {md_escape(info.model_id)} this reads as **{reading}**: scores are relative; what matters for search "
                 "is the ranking against other candidates, not the absolute number.")

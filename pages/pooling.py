@@ -12,13 +12,13 @@ from core.text.datasets import sentence_set as sentence_set_from
 from core.analysis.pooling_comparison import compare_poolings, pooling_names
 from core.analysis.similarity import cosine, cosine_matrix, off_diagonal_mean, pair_contributions
 from ui import state
-from ui.common import model_caption, stage_header, truncation_notice
+from ui.common import model_caption, stage_header, truncation_notice, window_caption, window_warning
 from ui.export import show_figure
 from ui.figures import heatmap, matrix_grid, token_heatmap
 from ui.labels import md_escape, text_label, unique_labels, visible
 from ui.pooling_views import max_wins_bar, sts_bars, sts_scatter
 from ui.pooling_state import (
-    EXAMPLE_SETS, MAX_SENTENCES, STS_FILES, embed_set, idf_for, read_lines, sts_result, sts_sentences,
+    EXAMPLE_SETS, MAX_SENTENCES, STS_FILES, embed_set, idf_for, read_lines, sentence_budgets, sts_result, sts_sentences,
 )
 
 
@@ -86,7 +86,10 @@ stage_header(
     "the largest value in each dimension (max), or average with weights. Which one a model was trained with "
     "matters: its embeddings only mean something under that pooling.",
     f"{T} token vectors × {d} dimensions → 1 vector × {d}  ·  native pooling of this model: "
-    f"{POOLING_LABELS.get(native, native)}" + (", then L2-normalised" if info.normalizes else ""),
+    f"{POOLING_LABELS.get(native, native)}"
+    + "".join(f", then {md_escape(layer)}" for layer in info.dense_layers)
+    + (", then L2-normalised" if info.normalizes else "")
+    + ("" if info.include_prompt else " (the prompt's tokens are left out of the pooling)"),
 )
 model_caption(trace)
 truncation_notice(trace)
@@ -173,6 +176,8 @@ with tab_similarity:
     else:
         if len([s for s in (st.session_state.get("pool_sentences") or "").splitlines() if s.strip()]) > MAX_SENTENCES:
             st.info(f"Only the first {MAX_SENTENCES} sentences are compared here; the Projections page takes large sets.")
+        budget = sentence_budgets(st.session_state[state.MODEL_KEY], st.session_state[state.DEVICE_KEY], tuple(sentences))
+        window_warning(budget, info.model_id)
         try:
             with st.spinner(f"Embedding {len(sentences)} sentences with every pooling…"):
                 vectors = embed_set(st.session_state[state.MODEL_KEY], st.session_state[state.DEVICE_KEY], tuple(sentences),
@@ -211,6 +216,8 @@ with tab_similarity:
         })
         st.dataframe(pair_table, hide_index=True, width="stretch")
         st.caption(pooling_baseline_caption({n: off_diagonal_mean(matrices[label(n, native)]) for n in names}, native))
+        for picked in dict.fromkeys((first, second)):
+            window_caption(budget.texts[picked], sentences[picked], f"Sentence {picked + 1}")
         try:
             trace_a = state.cached_trace(st.session_state[state.MODEL_KEY], st.session_state[state.DEVICE_KEY], sentences[first])
             trace_b = state.cached_trace(st.session_state[state.MODEL_KEY], st.session_state[state.DEVICE_KEY], sentences[second])

@@ -12,11 +12,11 @@ from core.embed.projection import POINT_CAPS, ProjectionParams, kmeans_labels, n
 from core.analysis.similarity import occurrence_cosines, repeated_tokens, summarise_occurrences
 from core.analysis.token_view import MIN_POINTS, token_view
 from ui import state
-from ui.common import stage_header
+from ui.common import stage_header, window_caption, window_warning
 from ui.export import show_figure
 from ui.labels import md_escape, token_label, visible
 from ui.projection_views import projection_scatter, token_scatter
-from ui.projection_state import EXAMPLE_SETS, MAX_EMBED, MAX_TYPED, embeddings, example_frame, projection
+from ui.projection_state import EXAMPLE_SETS, MAX_EMBED, MAX_TYPED, budgets, embeddings, example_frame, projection
 
 DEFAULT_TOKENS_TEXT = "I sat on the bank of the river.\nThe bank approved my loan.\nShe deposited cash at the bank.\nWe fished from the grassy bank."
 
@@ -163,6 +163,7 @@ with st.expander("Method parameters"):
     k = st.slider("k-means clusters", 2, 30, 5, key="proj_k")
 
 # ----------------------------------------------------------------------- vectors
+budget = None   # token budgets of the texts the page embeds itself
 if chosen.vectors is not None:
     vectors = check_vectors(chosen.vectors)
 else:
@@ -170,6 +171,8 @@ else:
         st.error(f"{n:,} sentences: the page embeds at most {MAX_EMBED:,}. Embed them with "
                  "`python -m core embed --input FILE --text-column NAME --out vectors.parquet` and upload the Parquet.")
         st.stop()
+    budget = budgets(st.session_state[state.MODEL_KEY], st.session_state[state.DEVICE_KEY], texts)
+    window_warning(budget, info.model_id)
     key = (st.session_state[state.MODEL_KEY], st.session_state[state.DEVICE_KEY], texts, None if layer == info.n_layers else layer)
     if n > 500 and st.session_state.get("proj_embed_ok") != hash(key):
         st.info(f"{n:,} sentences to embed with {md_escape(info.model_id)} (about {n / 300:.0f} s on a 2-core CPU).")
@@ -237,6 +240,8 @@ if selected is None:
                             key="proj_pick")
 st.subheader("Nearest neighbours (cosine, in the full vector space)")
 st.markdown(f"**{md_escape(texts[selected][:200])}**")
+if budget is not None:
+    window_caption(budget.texts[selected], texts[selected], f"Sentence {selected + 1}")
 rows = [(visible(texts[i], show_spaces=False), round(score, 4)) for i, score in nearest_neighbours(vectors, selected, 10)]
 st.dataframe(pd.DataFrame(rows, columns=["sentence", "cosine"]), hide_index=True, width="stretch")
 
@@ -262,6 +267,10 @@ lines = all_lines[:8]
 if len(all_lines) > 8:
     st.info(f"Only the first 8 of your {len(all_lines):,} lines are drawn: every token of each one becomes a point.")
 hidden_of, tokens_of, special_of = {}, {}, {}
+if lines:
+    line_budget = budgets(st.session_state[state.MODEL_KEY], st.session_state[state.DEVICE_KEY], tuple(lines))
+    for number, line in enumerate(lines):
+        window_caption(line_budget.texts[number], line, f"Line {number + 1}")
 for number, line in enumerate(lines):
     try:
         trace = state.cached_trace(st.session_state[state.MODEL_KEY], st.session_state[state.DEVICE_KEY], line)

@@ -58,13 +58,13 @@ def test_a_stopped_computation_leaves_the_cache_usable():
 def test_a_stopped_embedding_leaves_the_model_usable(bundled):
     from core import embed_texts
     from core.embed.embedding import EmbeddingStopped
-    from core.models.hooks import live_recorder_hooks
+    from core.models.hooks import live_hooks
 
     texts = [f"sentence number {i}" for i in range(100)]
     calls = []
     with pytest.raises(EmbeddingStopped) as stopped:
         embed_texts(bundled, texts, batch_size=16, should_stop=lambda: calls.append(1) or len(calls) > 2)
     assert (stopped.value.done, stopped.value.total) == (32, 100)
-    assert live_recorder_hooks() == 0
+    assert live_hooks() == 0
     again = embed_texts(bundled, texts[:3])
     assert again.shape == (3, bundled.info.d_model) and not bundled._lock._is_owned()

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from core.text.budget import CorpusBudget, text_budgets
 from core.text.idf import idf_weights
 from core.embed.sts import StsResult, evaluate_sts, read_sts
 
@@ -41,6 +42,13 @@ def sts_sentences(path: str) -> list[str]:
 @st.cache_data(max_entries=16, show_spinner=False)
 def idf_for(model_id: str, device: str, corpus: tuple[str, ...]) -> np.ndarray:
     return idf_weights(cached_model(model_id, device).tokenizer, list(corpus))
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def sentence_budgets(model_id: str, device: str, sentences: tuple[str, ...]) -> CorpusBudget:
+    """The token budget of each sentence as ``embed_set`` feeds it to the model (default prompt included)."""
+    model = cached_model(model_id, device)
+    return text_budgets(model.tokenizer, sentences, model.info.max_seq_length, prompt=model.pipeline.resolve_prompt())
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

@@ -10,6 +10,7 @@ import streamlit as st
 
 from core import embed_texts
 from core.embed.projection import ProjectionParams, project
+from core.text.budget import CorpusBudget, text_budgets
 
 from .progress_cache import ProgressCache, digest
 from .state import cached_model
@@ -21,7 +22,6 @@ EXAMPLE_SETS = {
 }
 MAX_TYPED = 2_000
 MAX_EMBED = 20_000   # sentences the page embeds itself; more via `python -m core embed`
-MAX_POINTS = 200_000  # precomputed vectors the page draws (PCA)
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
@@ -38,6 +38,18 @@ def embeddings(model_id: str, device: str, texts: tuple[str, ...], layer: int | 
     return _EMBEDDINGS.get_or_compute(key, lambda: embed_texts(
         cached_model(model_id, device), list(texts), pooling="mean" if layer is not None else None,
         normalize=True, layer=layer, batch_size=64, progress=progress))
+
+
+_BUDGETS = ProgressCache(max_entries=16)
+
+
+def budgets(model_id: str, device: str, texts: tuple[str, ...]) -> CorpusBudget:
+    """The token budget of each text as ``embeddings`` feeds it to the model (default prompt included)."""
+    def compute() -> CorpusBudget:
+        model = cached_model(model_id, device)
+        return text_budgets(model.tokenizer, texts, model.info.max_seq_length, prompt=model.pipeline.resolve_prompt())
+
+    return _BUDGETS.get_or_compute((model_id, device, digest(texts)), compute)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

@@ -152,7 +152,7 @@ class WorkedAttention:
     dots: np.ndarray             # [T] q · k_s
     scale: float                 # the model's factor (1/√d_k for most models)
     bias: np.ndarray             # [T] anything the model adds to the scores besides q·k×scale (MPNet's relative bias), else 0
-    scores: np.ndarray           # [T] q·k×scale + bias, as traced (before mask and softmax)
+    scores: np.ndarray           # [T] q·k×scale + bias from the traced Q and K (before mask and softmax)
     allowed: np.ndarray          # [T] bool: may this query look at key s
     exp_scores: np.ndarray       # [T] exp(score − max) for allowed keys, 0 for masked ones
     weights: np.ndarray          # [T] softmax recomputed here from the scores

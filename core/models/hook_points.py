@@ -65,6 +65,10 @@ class HookPoint:
     keyword: str | None = None  # for kind "argument": the keyword, and the position when passed positionally
     position: int | None = None
 
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown hook kind {self.kind!r}")
+
 
 def _name(module: str, suffix: str) -> str:
     return f"{module}.{suffix}" if module else suffix

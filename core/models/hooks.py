@@ -40,7 +40,6 @@ def live_hooks() -> int:
     return _LIVE_HANDLES
 
 
-live_recorder_hooks = live_hooks  # the name the soak bench and older tests use
 
 
 def active_sessions() -> tuple["HookSession", ...]:

@@ -51,3 +51,18 @@ def similarity_matrix(vectors_a, vectors_b=None, name: str = "cosine") -> np.nda
 def similarity(vector_a, vector_b, name: str = "cosine") -> float:
     """One number: the similarity of two vectors under ``name``."""
     return float(similarity_matrix(vector_a, vector_b, name)[0, 0])
+
+
+def paired_similarity(vectors_a, vectors_b, name: str = "cosine") -> np.ndarray:
+    """[N] the similarity of row i of ``vectors_a`` with row i of ``vectors_b`` (the diagonal of
+    ``similarity_matrix``, without the N × N matrix)."""
+    check_similarity_name(name)
+    a, b = _as_matrix(vectors_a), _as_matrix(vectors_b)
+    if name == "cosine":
+        a = a / np.maximum(np.linalg.norm(a, axis=-1, keepdims=True), 1e-12)
+        b = b / np.maximum(np.linalg.norm(b, axis=-1, keepdims=True), 1e-12)
+    if name in ("cosine", "dot"):
+        return (a * b).sum(-1).astype(np.float32)
+    if name == "euclidean":
+        return (-np.linalg.norm(a - b, axis=-1)).astype(np.float32)
+    return (-np.abs(a - b).sum(-1)).astype(np.float32)
