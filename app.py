@@ -11,7 +11,11 @@ os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(os.path.dirname(os.path.ab
 
 import streamlit as st  # noqa: E402
 
+from core.models.loading import quiet_transformers_logging  # noqa: E402
+from core.models.memory import return_freed_memory  # noqa: E402
 from ui import classroom, page_list, state  # noqa: E402
+
+quiet_transformers_logging()  # the host's choice, made here: loading a model never changes logger levels
 
 st.set_page_config(page_title="Embedding Explorer", page_icon="🔬", layout="wide")
 
@@ -37,3 +41,4 @@ except Exception as error:  # noqa: BLE001 - one page's bug must not take the fr
 
     page_failed(error)
 classroom.write_link()
+return_freed_memory()  # this run's transient buffers (a long trace, a training copy) back to the OS

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from core import ExplorerError
-from core.analysis.contrastive import MAX_PAIRS, MAX_STEPS, fine_tune, info_nce, untrained_twin
+from core.analysis.contrastive import MAX_PAIRS, MAX_STEPS, fine_tune, info_nce, untrained_twin, untrained_vectors
 from core.analysis.similarity import diagonal_mean, off_diagonal_mean
 from core.analysis.training_summary import before_after_projection, chance_level_loss
 from ui import state
@@ -24,16 +24,13 @@ HELD_OUT_FILE = PAIRS_FILE.with_name("contrastive_heldout.tsv")
 _TRAINING = ProgressCache(max_entries=6)
 
 
-@st.cache_resource(max_entries=2, show_spinner=False)
-def untrained(model_id: str, device: str):
-    return untrained_twin(state.cached_model(model_id, device), seed=0)
-
-
 @st.cache_data(max_entries=16, show_spinner=False)
 def batch_vectors(model_id: str, device: str, which: str, anchors: tuple[str, ...], positives: tuple[str, ...]):
     from core import embed_texts
 
-    model = state.cached_model(model_id, device) if which == "trained" else untrained(model_id, device)
+    model = state.cached_model(model_id, device)
+    if which != "trained":  # the untrained twin (seeded: the same weights every time), built for these and dropped
+        return untrained_vectors(model, anchors, positives, seed=0)
     return (embed_texts(model, list(anchors), pooling="mean", normalize=True),
             embed_texts(model, list(positives), pooling="mean", normalize=True))
 
@@ -144,10 +141,11 @@ if request and request[0] == digest(anchors + positives):
     def progress(step, total, loss):
         bar.progress(step / total, text=f"step {step}/{total} · loss {loss:.4f}")
 
-    source = untrained(model_id, device) if request[1].startswith("random") else model
+    from_random = request[1].startswith("random")
     held_out = (held_anchors, held_positives) if len(held_anchors) >= 2 else None
     try:
-        trained = _TRAINING.get_or_compute(key, lambda: fine_tune(source, anchors, positives, steps=request[2],
+        trained = _TRAINING.get_or_compute(key, lambda: fine_tune(untrained_twin(model, seed=0) if from_random else model,
+                                                                  anchors, positives, steps=request[2],
                                                                   learning_rate=request[3], temperature=request[4],
                                                                   progress=progress, held_out=held_out))
     except ExplorerError as error:

@@ -46,11 +46,11 @@ def _cell(values: np.ndarray, flat: int) -> tuple[int, int, float]:
 
 
 def _row_entropy_bits(probs: np.ndarray) -> np.ndarray:
-    """Entropy (bits) of every softmax row: [..., T, T] → [..., T]."""
-    p = probs.astype(np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(p > 0, p * np.log2(np.where(p > 0, p, 1.0)), 0.0)
-    return -terms.sum(-1)
+    """Entropy (bits) of every softmax row: [..., T, T] → [..., T]. The terms stay in the maps' own
+    float32 (a 0 weight adds 0); each row's sum is taken in float64."""
+    p = np.asarray(probs, dtype=np.float32)
+    terms = p * np.log2(np.maximum(p, np.float32(1e-38)))
+    return -terms.sum(-1, dtype=np.float64)
 
 
 def head_entropy(probs: np.ndarray) -> np.ndarray:
@@ -62,8 +62,8 @@ def mean_attended_distance(probs: np.ndarray) -> np.ndarray:
     """Weight-averaged |query − key| position distance, mean over queries: [H, T, T] → [H]."""
     n = probs.shape[-1]
     positions = np.arange(n)
-    distance = np.abs(positions[:, None] - positions[None, :]).astype(np.float64)
-    return (probs.astype(np.float64) * distance).sum(-1).mean(-1)
+    distance = np.abs(positions[:, None] - positions[None, :]).astype(np.float32)
+    return np.einsum("...qk,qk->...q", np.asarray(probs, dtype=np.float32), distance, dtype=np.float64).mean(-1)
 
 
 def share_on(probs: np.ndarray, columns: np.ndarray) -> np.ndarray:
@@ -74,9 +74,10 @@ def share_on(probs: np.ndarray, columns: np.ndarray) -> np.ndarray:
 
 def share_on_neighbours(probs: np.ndarray) -> np.ndarray:
     """Mean over queries of the weight on the tokens right before and after: [H, T, T] → [H]."""
-    n = probs.shape[-1]
-    near = np.abs(np.arange(n)[:, None] - np.arange(n)[None, :]) == 1
-    return (probs.astype(np.float64) * near).sum(-1).mean(-1)
+    probs = np.asarray(probs)
+    before = np.diagonal(probs, offset=-1, axis1=-2, axis2=-1).sum(-1, dtype=np.float64)  # key t − 1 of query t
+    after = np.diagonal(probs, offset=1, axis1=-2, axis2=-1).sum(-1, dtype=np.float64)    # key t + 1
+    return (before + after) / probs.shape[-2]
 
 
 def special_columns(trace: Trace) -> tuple[np.ndarray, tuple[str, ...]]:

@@ -129,8 +129,8 @@ def fine_tune(
     seconds = time.perf_counter() - start  # the training steps only
     a1, b1 = vectors()
     held_after = held_out_score()
-    student.release()
     del optimizer
+    student.release()
     return FineTuneResult(tuple(losses), info_nce(a0, b0, temperature), info_nce(a1, b1, temperature),
                           a0, b0, a1, b1, seconds, stopped, held_before, held_after)
 
@@ -142,6 +142,22 @@ def untrained_twin(explorer: ExplorerModel, seed: int = 0) -> ExplorerModel:
     from ..models.loading import untrained_copy
 
     return untrained_copy(explorer, seed=seed, model_id=f"{explorer.info.model_id} (untrained, random weights)")
+
+
+def untrained_vectors(explorer: ExplorerModel, *texts: Sequence[str], seed: int = 0) -> tuple[np.ndarray, ...]:
+    """Mean-pooled, normalised vectors of each list of texts under the untrained twin, which is built for
+    them and then dropped (a kept twin would hold a second model in memory for one table)."""
+    import gc
+
+    from ..models.memory import return_freed_memory
+
+    twin = untrained_twin(explorer, seed=seed)
+    try:
+        return tuple(embed_texts(twin, list(group), pooling="mean", normalize=True) for group in texts)
+    finally:
+        del twin
+        gc.collect()
+        return_freed_memory()
 
 
 def score_pairs(explorer: ExplorerModel, anchors: Sequence[str], positives: Sequence[str], temperature: float = 0.05) -> InfoNceResult:

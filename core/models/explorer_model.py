@@ -273,4 +273,12 @@ class TrainingCopy:
         return torch.nn.functional.normalize(pool("mean", hidden, batch["attention_mask"]), dim=-1)
 
     def release(self) -> None:
+        """Drop the copy's weights and give their memory back (they and the optimiser state are
+        several times the model's size)."""
+        import gc
+
+        from .memory import return_freed_memory
+
         self._module = None
+        gc.collect()
+        return_freed_memory()

@@ -110,6 +110,7 @@ def teach_pair(explorer: ExplorerModel, index: CorpusIndex, query: str, expected
             progress(step + 1, steps, losses[-1])
     seconds = time.perf_counter() - start
     after_ranks, after_scores, _ = ranks([query, *held_queries], [expected, *held_answers])
+    del optimizer
     student.release()
     changes = tuple(HeldOutChange(q, a, b, c) for q, a, b, c in zip(held_queries, held_answers, before_ranks[1:], after_ranks[1:]))
     return TeachResult(before_ranks[0], after_ranks[0], before_scores[0], after_scores[0], tuple(losses), tuple(chosen),
