@@ -2,7 +2,8 @@
 
     python -m bench.before_after --base a00b3b6 [--rounds 2] -- page_rerun pages/attention.py
 
-The earlier revision is checked out into a temporary git worktree (removed afterwards) and run
+The earlier revision is checked out into a temporary git worktree beside this checkout (removed
+afterwards) and run
 with this same Python; the rounds alternate base, current, base, current … so that the
 machine's drift hits both alike. Each run's output is printed under its label; the figures to
 compare are the benchmark's own (its ratios against its own reference, its megabytes).
@@ -40,16 +41,17 @@ def main() -> None:
     arguments = [a for a in args.arguments if a != "--"]
     commit = subprocess.run(["git", "rev-parse", "--short", args.base], cwd=ROOT, capture_output=True, text=True,
                             check=True).stdout.strip()
-    with tempfile.TemporaryDirectory(prefix="bench-base-") as folder:
-        base_tree = Path(folder) / "tree"
-        subprocess.run(["git", "worktree", "add", "--detach", "-q", str(base_tree), commit], cwd=ROOT, check=True)
-        try:
-            for round_index in range(args.rounds):
-                for label, tree in ((f"base {commit}", base_tree), ("current tree", ROOT)):
-                    print(f"== round {round_index + 1}, {label}: bench.{args.bench} {' '.join(arguments)}", flush=True)
-                    print(run_bench(tree, args.bench, arguments, args.timeout), flush=True)
-        finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(base_tree)], cwd=ROOT, check=False)
+    # beside this checkout, so that paths the benchmarks take relative to it (../shared) resolve alike
+    base_tree = Path(tempfile.mkdtemp(prefix=f".bench-base-{commit}-", dir=ROOT.parent))
+    base_tree.rmdir()
+    subprocess.run(["git", "worktree", "add", "--detach", "-q", str(base_tree), commit], cwd=ROOT, check=True)
+    try:
+        for round_index in range(args.rounds):
+            for label, tree in ((f"base {commit}", base_tree), ("current tree", ROOT)):
+                print(f"== round {round_index + 1}, {label}: bench.{args.bench} {' '.join(arguments)}", flush=True)
+                print(run_bench(tree, args.bench, arguments, args.timeout), flush=True)
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(base_tree)], cwd=ROOT, check=False)
 
 
 if __name__ == "__main__":

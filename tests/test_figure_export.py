@@ -383,6 +383,7 @@ PAGES = {
     "pages/contrastive.py": {},
     "pages/pipeline.py": {},
     "pages/projections.py": {"proj_method": "pca"},
+    "pages/retrieval.py": {},
 }
 
 

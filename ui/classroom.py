@@ -22,8 +22,14 @@ SHARED_KEYS = {
     "ffn_layer": "ffn_layer",
     "pooling": "pool_pair_pooling",
     "method": "proj_method",
+    "query": "rt_query",            # the retrieval debugger's query,
+    "corpus": "rt_corpus",          # its corpus choice ("stsb", "docstrings", "pasted", "upload"),
+    "passages": "rt_pasted",        # the pasted passages (only with corpus=pasted, and only when they fit),
+    "expected": "rt_expected",      # and the passage the visitor expected
 }
-INT_KEYS = {"layer", "head", "ffn_layer"}  # counted from 1 in links, as the pages show them ("layer 3 of 6")
+INT_KEYS = {"layer", "head", "ffn_layer", "expected"}  # counted from 1 in links, as the pages show them ("layer 3 of 6")
+MAX_INT_IN_URL = 20_000  # the largest number a link may carry (a passage of the largest corpus the retrieval page takes)
+ONLY_WITH = {"passages": ("corpus", "pasted")}  # a parameter written only while another one has this value
 TOUR = [(page.path, page.tour_title, page.tour_note) for page in tour_pages()]  # (path, title, note) per step
 
 
@@ -38,7 +44,7 @@ def read_link() -> None:
         if value is None:
             continue
         if name in INT_KEYS:
-            if value.isdigit() and 1 <= int(value) <= 4096:
+            if value.isdigit() and 1 <= int(value) <= MAX_INT_IN_URL:
                 st.session_state[key] = int(value) - 1
         elif len(value) <= 200_000:
             st.session_state[key] = value
@@ -65,7 +71,12 @@ def write_link() -> None:
     for name, key in SHARED_KEYS.items():
         if name != "text" and key in st.session_state and st.session_state[key] is not None:
             value = st.session_state[key]
+            if isinstance(value, str) and len(value) > MAX_TEXT_IN_URL:
+                continue  # too long for the address bar: a copied link opens with the page's default
             wanted[name] = str(value + 1) if name in INT_KEYS and isinstance(value, int) else str(value)
+    for name, (other, value) in ONLY_WITH.items():
+        if wanted.get(other) != value:
+            wanted.pop(name, None)
     if st.session_state.get("present"):
         wanted["present"] = "1"
     if st.session_state.get("tour_on"):

@@ -45,6 +45,7 @@ PAGES: tuple[PageEntry, ...] = (
               tour_note="The whole pipeline rebuilt by hand equals encode() to the last digit."),
     PageEntry("Explore", "pages/projections.py", "Projections", ":material/scatter_plot:"),
     PageEntry("Explore", "pages/contrastive.py", "Training: contrastive learning", ":material/model_training:"),
+    PageEntry("Explore", "pages/retrieval.py", "Retrieval debugger", ":material/manage_search:"),
 )
 
 

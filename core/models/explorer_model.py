@@ -59,6 +59,7 @@ class ExplorerModel:
         # at once (every hook also checks its own session; this is the second guard).
         self._lock = threading.RLock()
         self._modules = dict(torch_module.named_modules())
+        self._path_by_id = {id(module): path for path, module in self._modules.items()}
         self._cpu_twin: ExplorerModel | None = None
         self._twin_lock = threading.Lock()
         self._prompt_lengths: dict[str, int] = {}
@@ -98,7 +99,8 @@ class ExplorerModel:
         """Within the block, this thread's forward passes of this model record ``record`` and run
         with ``patches`` applied; the model's lock is held throughout and every hook comes off at the
         end, whatever happened."""
-        with self._lock, HookSession(self.hook_points, self._modules, record=record, patches=patches) as session:
+        with self._lock, HookSession(self.hook_points, self._modules, record=record, patches=patches,
+                                     path_by_id=self._path_by_id) as session:
             yield session
 
     def inputs_for(self, tokens: TokenizedText) -> dict[str, torch.Tensor]:
@@ -195,7 +197,7 @@ class ExplorerModel:
             keys = ("input_ids", "attention_mask", "token_type_ids") if self.architecture.token_type_embeddings else ("input_ids", "attention_mask")
             batch = {key: batch[key].to(device) for key in keys if key in batch}
             # The lock is taken per batch, so traces from other sessions run in between.
-            with self.hooks(patches=patches), torch.inference_mode():
+            with (self.hooks(patches=patches) if patches else self._lock), torch.inference_mode():
                 result = self.torch_module(**batch, output_hidden_states=layer is not None)
                 hidden = result.last_hidden_state if layer is None else result.hidden_states[layer]
                 token_weights = None if idf_tensor is None else idf_tensor[batch["input_ids"].cpu()].to(hidden.device)

@@ -74,10 +74,11 @@ class HookSession:
     """The hooks of one forward pass (or several, run inside the ``with`` block in this thread)."""
 
     def __init__(self, registry: HookRegistry, modules: Mapping[str, nn.Module], *, record: Iterable[str] = (),
-                 patches: Mapping[str, Patch] | None = None):
+                 patches: Mapping[str, Patch] | None = None, path_by_id: Mapping[int, str] | None = None):
         self.registry = registry
         self._modules = modules
-        self._path_by_id = {id(module): path for path, module in modules.items()}
+        # module id → path, for the attention probe (a model passes the map it built once)
+        self._path_by_id = path_by_id if path_by_id is not None else {id(m): path for path, m in modules.items()}
         self.record = frozenset(record)
         self.patches = dict(patches or {})
         for name in (*self.record, *self.patches):

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 from ..errors import InputTextError
+from ..text.datasets import DatasetError
 from ..text.tokenization import MAX_TEXT_CHARS
 from ..text.vocabulary import chunk_document
 
@@ -71,6 +73,32 @@ def clean_passages(passages: Sequence[str]) -> list[str]:
         raise InputTextError(f"Passage {too_long[0] + 1} has {len(kept[too_long[0]]):,} characters; the explorer takes at "
                              f"most {MAX_TEXT_CHARS:,} per passage.")
     return kept
+
+
+_NUMBER = re.compile(r"[+-]?(\d[\d_]*([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?%?")
+
+
+def passages_from_table(frame, column: str) -> tuple[list[str], int]:
+    """The texts of one column of an uploaded table (``core.text.datasets.read_table``), whitespace
+    stripped, blank rows dropped (their count returned), nothing shortened; a clear error for a
+    column that holds no text: numbers, lists or objects (JSON Lines), bytes."""
+    if column not in frame.columns:
+        raise DatasetError(f"There is no column '{column}' (columns: {', '.join(map(str, frame.columns[:20]))}).")
+    values = [value for value in frame[column].tolist() if not (value is None or (isinstance(value, float) and value != value))]
+    not_text = [value for value in values if not isinstance(value, str)]
+    if not_text:
+        example = repr(not_text[0])
+        raise DatasetError(f"The column '{column}' is not text: {len(not_text):,} of its {len(values):,} values are "
+                           f"{type(not_text[0]).__name__} (like {example[:40] + ('…' if len(example) > 40 else '')}). "
+                           "Choose the column that holds the passages.")
+    texts = [value.strip() for value in values]
+    kept = [text for text in texts if text]
+    if not kept:
+        raise DatasetError(f"The column '{column}' is empty.")
+    if all(_NUMBER.fullmatch(text) for text in kept):
+        raise DatasetError(f"The column '{column}' holds only numbers (like {kept[0][:20]}), not text: choose the "
+                           "column that holds the passages.")
+    return kept, len(frame) - len(kept)
 
 
 def make_corpus(tokenizer, passages: Sequence[str], max_length: int, chunking: Chunking = Chunking(), *,

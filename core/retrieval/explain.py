@@ -126,6 +126,14 @@ def explain_pair(explorer: ExplorerModel, query: QueryEncoding, passage_text: st
     )
 
 
+def word_contributions(explanation: PairExplanation) -> np.ndarray:
+    """[query tokens, passage words] the token-pair split with each passage word's tokens added up:
+    row sums are still ``query_shares``, column sums ``passage_words.shares``."""
+    merged = np.zeros((explanation.contributions.shape[0], len(explanation.passage_words.words)))
+    np.add.at(merged, (slice(None), explanation.passage_words.token_word), explanation.contributions)
+    return merged
+
+
 def query_token_difference(top: PairExplanation, expected: PairExplanation) -> np.ndarray:
     """[query tokens] how much more each query token gave the top passage than the expected one."""
     return top.query_shares - expected.query_shares

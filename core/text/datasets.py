@@ -1,6 +1,6 @@
 """Sentence sets and vector files from users: read, check, explain what is wrong.
 
-Accepted: CSV, TSV or Parquet tables with a text column (and optionally a label column);
+Accepted: CSV, TSV, Parquet or JSON Lines tables with a text column (and optionally a label column);
 precomputed vectors as .npy (with the texts in a separate table) or as Parquet with a
 ``vector`` list column beside ``text``. Every problem becomes a ``DatasetError`` that says
 what and where; nothing here raises anything else on bad input.
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,10 +37,27 @@ class SentenceSet:
 
 def _kind(filename: str) -> str:
     name = filename.lower()
-    for suffix in (".parquet", ".tsv", ".csv", ".txt", ".npy"):
+    for suffix in (".parquet", ".tsv", ".csv", ".txt", ".jsonl", ".ndjson", ".npy"):
         if name.endswith(suffix):
-            return suffix[1:]
-    raise DatasetError(f"'{filename}' is not a CSV, TSV, TXT, Parquet or .npy file.")
+            return "jsonl" if suffix == ".ndjson" else suffix[1:]
+    raise DatasetError(f"'{filename}' is not a CSV, TSV, TXT, JSONL, Parquet or .npy file.")
+
+
+def _read_json_lines(text: str, filename: str, max_rows: int) -> pd.DataFrame:
+    """One JSON value per line: an object is a row (its keys the columns), anything else a row of
+    column 'text'; blank lines are skipped. A broken line is named."""
+    rows = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise DatasetError(f"'{filename}', line {number}: not valid JSON ({error.msg}, column {error.colno}).") from error
+        rows.append(value if isinstance(value, dict) else {"text": value})
+        if len(rows) > max_rows:
+            break
+    return pd.DataFrame(rows)
 
 
 def read_table(content: bytes, filename: str, *, max_rows: int = MAX_ROWS) -> pd.DataFrame:
@@ -57,6 +75,8 @@ def read_table(content: bytes, filename: str, *, max_rows: int = MAX_ROWS) -> pd
         text = decode_text(content, f"'{filename}'", DatasetError)
         if kind == "txt":
             frame = pd.DataFrame({"text": [line for line in text.splitlines()]})
+        elif kind == "jsonl":
+            frame = _read_json_lines(text, filename, max_rows)
         else:
             try:
                 frame = pd.read_csv(io.StringIO(text), sep="\t" if kind == "tsv" else ",", dtype=str,
