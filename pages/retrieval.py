@@ -239,6 +239,16 @@ st.caption(f"Scores: {md_escape(ranking.similarity)} of the query's vector and e
            + (" A passage scores as its best chunk." if mode == "chunks" else "")
            + (f" The expected passage ranks {expected_rank:,}: its row is added below the top {k}." if expected not in listed else ""))
 
+if example is not None:  # every query of the example against its known answer: how this model does here overall
+    with st.spinner(f"Ranking the example's {len(example.queries):,} queries…"):
+        recall = rs.example_recall(key, index, choice, query_prompt)
+    r1, r2 = st.columns(2)
+    r1.metric("recall@1 over the example's queries", f"{recall[1]:.2%}",
+              help="Share of the example's queries whose known answer ranks first, with the prompts and chunking above.")
+    r2.metric("recall@10", f"{recall[10]:.2%}", help="Share whose answer is among the top 10.")
+    st.caption(f"The same numbers from the shell: `python -m core search --example {rs.CLI_EXAMPLE_NAMES[choice]} --evaluate`"
+               " (with the model's own prompts and no chunks).")
+
 if n <= MAX_PICKER:
     picker = f"rt_expected_{key[2][:12]}"  # a new corpus gets a new picker (its labels would go stale)
     rs.sync_choice(picker, expected, n)

@@ -62,6 +62,16 @@ def test_the_stsb_example_ranks_as_core_does(stsb_case):
     assert "← expected" in list(table["expected"])
     text = page_text(app)
     assert "Scores: cosine" in text and f"passage {answer + 1}" in text
+    # recall over the example's queries: the page's figure equals core's (which equals the CLI's and an
+    # independent sentence-transformers computation: tests/test_retrieval.py)
+    from core.retrieval.search import encode_queries, recall_at_k
+
+    example = rs.stsb_example(rs.STSB_DEV)
+    model = rs.cached_model(rs.state.BUNDLED_MODEL_ID, "auto")
+    recall = recall_at_k(build_index(model, list(example.passages)), encode_queries(model, list(example.queries)),
+                         example.answers, ks=(1, 10))
+    assert _metric(app, "recall@1 over the example's queries") == f"{recall[1]:.2%}"
+    assert _metric(app, "recall@10") == f"{recall[10]:.2%}"
     # why this rank: one heatmap per passage, the layer lines; what if: bars and a table with every kind of edit
     ids = [chart.proto.id for chart in app.get("plotly_chart")]
     for key in ("rt_budget_hist", "rt_pairs_top", "rt_pairs_expected", "rt_layers", "rt_whatif", "rt_scores"):

@@ -17,7 +17,9 @@ import streamlit as st
 from core.retrieval.corpus import Chunking, RetrievalExample, docstring_example, stsb_example
 from core.retrieval.explain import PairExplanation, explain_pair
 from core.retrieval.scores import ScoreContext, score_context
-from core.retrieval.search import CorpusIndex, QueryEncoding, build_index, encode_query, retrieval_prompts
+from core.retrieval.search import (
+    CorpusIndex, QueryEncoding, build_index, encode_queries, encode_query, recall_at_k, retrieval_prompts,
+)
 from core.retrieval.teach import TeachResult, teach_pair
 from core.retrieval.whatif import WhatIfReport, passage_what_ifs, query_what_ifs
 
@@ -27,6 +29,7 @@ from .state import cached_model
 
 STSB_DEV = Path(__file__).resolve().parent.parent / "assets" / "stsb" / "stsb-en-dev.csv"
 EXAMPLES = {"stsb": "STS-B dev pairs scored ≥ 4", "docstrings": "Python's own docstrings"}
+CLI_EXAMPLE_NAMES = {"stsb": "stsb-dev", "docstrings": "python-docstrings"}  # python -m core search --example …
 CORPUS_LABELS = {**EXAMPLES, "pasted": "Pasted passages, one per line", "upload": "An uploaded file"}
 CORPUS_CHOICES = tuple(CORPUS_LABELS)
 ASK_ABOVE = 500          # passages the page embeds without asking first
@@ -175,6 +178,22 @@ def corpus_index(key: tuple, passages: tuple[str, ...], progress=None) -> Corpus
     return _INDEXES.get_or_compute(key, lambda: build_index(
         cached_model(model_id, device), list(passages), chunking=chunking, document_prompt=document_prompt,
         progress=progress))
+
+
+_RECALL = ProgressCache(max_entries=8)
+
+
+def example_recall(key: tuple, index: CorpusIndex, example_name: str, query_prompt: str) -> dict[int, float]:
+    """recall@1 and recall@10 of a bundled example's queries against their known answers, with the
+    page's prompts and chunking (the corpus index is the page's own)."""
+    model_id, device = key[0], key[1]
+    bundled = example(example_name)
+
+    def compute():
+        queries = encode_queries(cached_model(model_id, device), list(bundled.queries), prompt=query_prompt)
+        return recall_at_k(index, queries, bundled.answers, ks=(1, 10))
+
+    return _RECALL.get_or_compute((key, example_name, query_prompt), compute)
 
 
 def query_encoding(model_id: str, device: str, query: str, prompt: str) -> QueryEncoding:
