@@ -9,7 +9,7 @@ from core.retrieval.corpus import MAX_PASSAGES, Chunking, clean_passages, passag
 from core.retrieval.explain import query_token_difference, word_contributions
 from core.retrieval.search import rank
 from core.retrieval.teach import MAX_TEACH_STEPS
-from core.text.datasets import read_table
+from core.text.datasets import read_table, vectors_from_column
 from ui import retrieval_state as rs
 from ui import state
 from ui.common import stage_header, window_warning
@@ -64,7 +64,7 @@ if example is not None:
                  args=(choice, picker), format_func=lambda i: f"{i + 1}. {visible(example.queries[i], show_spaces=False)[:110]}",
                  help="Fills the query box and marks the passage that answers it as the one you expected.")
 
-raw, dropped = None, 0
+raw, dropped, precomputed = None, 0, None
 try:
     if example is not None:
         st.caption(f"{len(example.passages):,} passages, {len(example.queries):,} queries with known answers · "
@@ -85,8 +85,12 @@ try:
             if st.session_state.get("rt_column") not in columns:
                 st.session_state["rt_column"] = rs.default_text_column(columns)
             column = st.selectbox("Passage column", columns, key="rt_column")
-            raw, dropped = passages_from_table(frame, column)
-    passages = tuple(clean_passages(raw)) if raw is not None else None
+            if "vector" in columns and column != "vector":  # texts with their vectors, as `python -m core embed` writes
+                precomputed = vectors_from_column(frame["vector"])
+                raw = [str(text) for text in frame[column].tolist()]
+            else:
+                raw, dropped = passages_from_table(frame, column)
+    passages = (tuple(raw) if precomputed is not None else tuple(clean_passages(raw))) if raw is not None else None
 except ExplorerError as error:
     st.error(md_escape(str(error)))
     passages = None
@@ -129,8 +133,22 @@ try:
 except ExplorerError as error:
     st.error(md_escape(str(error)))
     st.stop()
-key = rs.index_key(model_id, device, passages, chunking, doc_prompt)
-if not rs.has_index(key):
+key = rs.index_key(model_id, device, passages, chunking if precomputed is None else rs.vectors_tag(precomputed), doc_prompt)
+if precomputed is not None:
+    mode = "truncate"  # one vector per passage, as the file has them
+    try:
+        with st.spinner(f"Reading {n:,} passages with their vectors…"):
+            index, agreement = rs.vector_index(key, passages, precomputed)
+    except ExplorerError as error:
+        st.error(md_escape(str(error)))
+        st.stop()
+    st.caption(f"The file's own vectors rank the {n:,} passages: nothing was embedded but a check of the first few, "
+               f"whose vectors match {md_escape(info.model_id)}'s own to a cosine of {agreement:.5f}. Chunking and the "
+               "other poolings need the passages' token states, so they are off for uploaded vectors.")
+    if agreement < 0.999:
+        st.warning(f"These vectors are not what {md_escape(info.model_id)} makes for these passages with this document "
+                   f"prompt (cosine {agreement:.4f} for the first ones): scores below mix two models.")
+elif not rs.has_index(key):
     if n > rs.ASK_ABOVE and st.session_state.get("rt_embed_ok") != key:
         st.info(f"{n:,} passages to embed with {md_escape(info.model_id)} (about {n / 150:.0f} s on a 2-core CPU, every "
                 "pooling from one pass).")
@@ -388,6 +406,10 @@ st.markdown(f"A few contrastive steps on a private copy of the model: the query 
             + (", and the example's other queries, never trained on, say whether the fix carries over or breaks "
                "something." if example is not None else "."))
 held_out = rs.held_out_queries(choice, query) if example is not None else ((), ())
+if n > MAX_PASSAGES:  # the trained copy embeds the whole corpus again, twice
+    st.info(f"Training re-embeds the corpus with the copy: this page does that for at most {MAX_PASSAGES:,} passages "
+            f"(this corpus has {n:,}).")
+    st.stop()
 t1, t2 = st.columns([3, 1], vertical_alignment="bottom")
 steps = t1.slider("Training steps", 1, MAX_TEACH_STEPS, key="rt_steps")
 teach_request = rs.teach_key(key, query, expected, int(steps), held_out)

@@ -168,3 +168,35 @@ def test_a_link_restores_the_query_corpus_and_expected_passage():
     assert flat["corpus"] == "pasted" and flat["expected"] == "3" and flat["passages"] == "\n".join(PASSAGES)
     app.radio(key="rt_corpus").set_value("docstrings").run()  # the passages leave the link with their corpus
     assert "passages" not in app.query_params and not app.exception
+
+
+def test_uploaded_texts_with_their_vectors_rank_without_embedding_again(tmp_path):
+    """A Parquet of texts and vectors (what `python -m core embed` writes) is ranked with the file's own vectors;
+    vectors of another model are flagged, and a wrong dimension is refused with a message."""
+
+    import numpy as np
+
+    from core import embed_texts
+    from core.text.datasets import write_vectors_parquet
+
+    model = rs.cached_model(rs.state.BUNDLED_MODEL_ID, "auto")
+    vectors = embed_texts(model, PASSAGES)
+    good, wrong, short = (tmp_path / name for name in ("good.parquet", "wrong.parquet", "short.parquet"))
+    write_vectors_parquet(good, PASSAGES, vectors)
+    rng = np.random.default_rng(0)
+    write_vectors_parquet(wrong, PASSAGES, rng.standard_normal(vectors.shape).astype(np.float32))
+    write_vectors_parquet(short, PASSAGES, vectors[:, :100])
+    app = open_page(PAGE)
+    app.session_state["rt_corpus"] = "upload"
+    app.session_state["rt_query"] = "Where did the kitten lie down?"
+    app.run()
+    app.file_uploader(key="rt_upload").set_value(("good.parquet", good.read_bytes(), "application/octet-stream")).run()
+    assert not app.exception
+    expected = rank(build_index(model, PASSAGES), encode_query(model, "Where did the kitten lie down?"))
+    assert list(_ranking(app)["#"])[:5] == [p + 1 for p in expected.order[:5]]
+    assert "nothing was embedded" in page_text(app) and "cosine of 1.0000" in page_text(app)
+    app.file_uploader(key="rt_upload").set_value(("wrong.parquet", wrong.read_bytes(), "application/octet-stream")).run()
+    assert not app.exception and "not what" in _messages(app)
+    app.file_uploader(key="rt_upload").set_value(("short.parquet", short.read_bytes(), "application/octet-stream")).run()
+    assert not app.exception and "100 dimensions" in _messages(app)
+    assert app.text_input(key="rt_query").value == "Where did the kitten lie down?"

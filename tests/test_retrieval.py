@@ -251,3 +251,18 @@ def test_empty_query_and_duplicates(bundled):
         encode_query(bundled, "   ")
     corpus = make_corpus(bundled.tokenizer, ["same", "other", "same"], 256)
     assert corpus.duplicates == ((2, 0),)
+
+
+def test_an_index_of_precomputed_vectors_ranks_like_embedding_them(bundled, st_model, index, query):
+    from core.retrieval.search import index_from_vectors
+    from core.text.datasets import DatasetError
+
+    precomputed, agreement = index_from_vectors(bundled, PASSAGES, st_model.encode(PASSAGES))
+    assert agreement == pytest.approx(1.0, abs=1e-5)
+    np.testing.assert_allclose(rank(precomputed, query).scores, rank(index, query).scores, atol=1e-5)
+    _, other = index_from_vectors(bundled, PASSAGES, np.random.default_rng(0).standard_normal((len(PASSAGES), 384)))
+    assert other < 0.5
+    with pytest.raises(DatasetError, match="100 dimensions"):
+        index_from_vectors(bundled, PASSAGES, np.ones((len(PASSAGES), 100)))
+    with pytest.raises(DatasetError, match="match one to one"):
+        index_from_vectors(bundled, PASSAGES, np.ones((3, 384)))

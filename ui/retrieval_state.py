@@ -18,7 +18,8 @@ from core.retrieval.corpus import Chunking, RetrievalExample, docstring_example,
 from core.retrieval.explain import PairExplanation, explain_pair
 from core.retrieval.scores import ScoreContext, score_context
 from core.retrieval.search import (
-    CorpusIndex, QueryEncoding, build_index, encode_queries, encode_query, recall_at_k, retrieval_prompts,
+    CorpusIndex, QueryEncoding, build_index, encode_queries, encode_query, index_from_vectors, recall_at_k,
+    retrieval_prompts,
 )
 from core.retrieval.teach import TeachResult, teach_pair
 from core.retrieval.whatif import WhatIfReport, passage_what_ifs, query_what_ifs
@@ -158,6 +159,7 @@ def held_out_queries(name: str, query: str) -> tuple[tuple[str, ...], tuple[int,
 # ---------------------------------------------------------------------------------------------
 
 _INDEXES = ProgressCache(max_entries=6, max_bytes=768 * 2**20, size_of=lambda index: index.nbytes)
+_VECTOR_INDEXES = ProgressCache(max_entries=2, max_bytes=768 * 2**20, size_of=lambda pair: pair[0].nbytes)
 _QUERIES = ProgressCache(max_entries=64)
 _EXPLAIN = ProgressCache(max_entries=24)
 _WHATIF = ProgressCache(max_entries=24)
@@ -178,6 +180,18 @@ def corpus_index(key: tuple, passages: tuple[str, ...], progress=None) -> Corpus
     return _INDEXES.get_or_compute(key, lambda: build_index(
         cached_model(model_id, device), list(passages), chunking=chunking, document_prompt=document_prompt,
         progress=progress))
+
+
+def vectors_tag(vectors) -> tuple[str, str]:
+    """What stands for the chunking in the key of an index of uploaded vectors: their digest."""
+    return ("precomputed", digest([vectors.tobytes()]))
+
+
+def vector_index(key: tuple, passages: tuple[str, ...], vectors) -> tuple[CorpusIndex, float]:
+    """An index of uploaded passages with their own vectors (checked against the model on a few)."""
+    model_id, device, _, _, document_prompt = key
+    return _VECTOR_INDEXES.get_or_compute(key, lambda: index_from_vectors(cached_model(model_id, device), list(passages), vectors,
+                                                                   document_prompt=document_prompt))
 
 
 _RECALL = ProgressCache(max_entries=8)

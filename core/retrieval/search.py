@@ -19,9 +19,9 @@ from ..embed.embedding import embed_texts
 from ..errors import InputTextError
 from ..models.explorer_model import ExplorerModel
 from ..pipeline.pooling import POOLING_MODES
-from ..pipeline.similarity import similarity_matrix
+from ..pipeline.similarity import paired_similarity, similarity_matrix
 from ..text.budget import CorpusBudget, text_budgets
-from .corpus import Chunking, Corpus, make_corpus
+from .corpus import Chunking, Corpus, Unit, make_corpus
 
 QUANTIZATIONS = ("float32", "int8", "binary")
 QUERY_PROMPT_NAMES = ("query",)                          # as SentenceTransformer.encode_query looks them up
@@ -77,6 +77,41 @@ def build_index(explorer: ExplorerModel, passages: Sequence[str], *, chunking: C
     budget = text_budgets(explorer.tokenizer, corpus.passages, explorer.info.max_seq_length, prompt=prompt)
     return CorpusIndex(corpus, prompt, MappingProxyType({n: _readonly(v) for n, v in vectors.items()}),
                        explorer.pipeline.pooling_mode, explorer.info.similarity_fn_name, budget)
+
+
+MAX_PRECOMPUTED = 200_000   # passages with their own vectors (from `python -m core embed`) the page ranks
+
+
+def index_from_vectors(explorer: ExplorerModel, passages: Sequence[str], vectors: np.ndarray, *,
+                       document_prompt: str | None = None, sample: int = 3) -> tuple[CorpusIndex, float]:
+    """An index of passages whose vectors were computed elsewhere (``python -m core embed``): nothing is
+    embedded but a few of them, to check the vectors are this model's. Returns the index and the
+    smallest cosine between a given vector and the model's own for the same passage (1.0: the same).
+    Only the pipeline's own pooling is available: the other poolings' what-ifs need the token states."""
+    from ..text.datasets import DatasetError
+
+    texts = [str(p) for p in passages]
+    vectors = np.asarray(vectors, dtype=np.float32)
+    if len(texts) < 2:
+        raise InputTextError("The corpus has fewer than two passages: ranking needs at least two to compare.")
+    if len(texts) > MAX_PRECOMPUTED:
+        raise InputTextError(f"{len(texts):,} passages with vectors; the page ranks at most {MAX_PRECOMPUTED:,}.")
+    if vectors.shape != (len(texts), vectors.shape[-1]) or vectors.ndim != 2:
+        raise DatasetError(f"{vectors.shape[0]:,} vectors for {len(texts):,} passages: the rows must match one to one.")
+    size = explorer.info.embedding_dimension or explorer.info.d_model
+    if vectors.shape[1] != size:
+        raise DatasetError(f"The vectors have {vectors.shape[1]} dimensions; {explorer.info.model_id} makes {size}: they "
+                           "come from another model. Embed the passages with this one (`python -m core embed --model …`).")
+    prompt = retrieval_prompts(explorer)[1] if document_prompt is None else document_prompt
+    checked = texts[:sample]
+    own = embed_texts(explorer, checked, prompt=prompt)
+    agreement = float(np.min(paired_similarity(own, vectors[: len(checked)], "cosine")))
+    corpus = Corpus(tuple(texts), tuple(Unit(i, 0, t, 0, len(t)) for i, t in enumerate(texts)), Chunking(), ())
+    budget = text_budgets(explorer.tokenizer, texts, explorer.info.max_seq_length, prompt=prompt)
+    native = explorer.pipeline.pooling_mode
+    index = CorpusIndex(corpus, prompt, MappingProxyType({native: _readonly(vectors)}), native,
+                        explorer.info.similarity_fn_name, budget)
+    return index, agreement
 
 
 @dataclass(frozen=True)
