@@ -34,16 +34,7 @@ CLI_EXAMPLE_NAMES = {"stsb": "stsb-dev", "docstrings": "python-docstrings"}  # p
 CORPUS_LABELS = {**EXAMPLES, "pasted": "Pasted passages, one per line", "upload": "An uploaded file"}
 CORPUS_CHOICES = tuple(CORPUS_LABELS)
 ASK_ABOVE = 500          # passages the page embeds without asking first
-DEFAULT_PASTED = "\n".join([
-    "The cat sat on the mat and purred.",
-    "Stock markets fell sharply on Tuesday after the announcement.",
-    "A feline rested on the rug near the fire.",
-    "Photosynthesis converts light into chemical energy in plants.",
-    "The bank raised its interest rates again this quarter.",
-    "We had a picnic on the river bank in the sun.",
-    "Dogs are loyal companions and love long walks.",
-    "Python is a programming language used for data science.",
-])
+PASTED_START = 8          # the pasted box starts with this many of the STS-B example's passages (real text)
 TEXT_COLUMN_NAMES = ("text", "passage", "passages", "document", "content", "body", "sentence")
 KEPT_KEYS = ("rt_query", "rt_corpus", "rt_pasted", "rt_column", "rt_use_prompts", "rt_query_prompt", "rt_doc_prompt",
              "rt_chunking", "rt_chunk_tokens", "rt_overlap", "rt_k", "rt_steps")
@@ -88,7 +79,7 @@ def init_inputs(model) -> None:
     value = ss.get("rt_expected", 0)
     ss["rt_expected"] = int(value) if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
     if not isinstance(ss.get("rt_pasted"), str):
-        ss["rt_pasted"] = DEFAULT_PASTED
+        ss["rt_pasted"] = "\n".join(example("stsb").passages[:PASTED_START])
     if ss.get("_rt_prompts_for") != model.info.model_id:  # a new model brings its own prompts
         ss["rt_query_prompt"], ss["rt_doc_prompt"] = retrieval_prompts(model)
         ss["_rt_prompts_for"] = model.info.model_id

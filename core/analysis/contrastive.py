@@ -78,6 +78,17 @@ class FineTuneResult:
     held_out_after: InfoNceResult | None = None
 
 
+def contrastive_step(optimizer, anchors: torch.Tensor, candidates: torch.Tensor, labels: torch.Tensor,
+                     temperature: float) -> float:
+    """One optimiser step of InfoNCE: row i of ``anchors`` against every row of ``candidates`` (unit
+    vectors), the right one at ``labels[i]``; returns the loss."""
+    loss = torch.nn.functional.cross_entropy(anchors @ candidates.T / temperature, labels)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return float(loss.detach())
+
+
 def fine_tune(
     explorer: ExplorerModel,
     anchors: Sequence[str],
@@ -117,13 +128,8 @@ def fine_tune(
         if should_stop is not None and should_stop():
             stopped = True
             break
-        a = student.embed(anchors, TRAIN_MAX_TOKENS)
-        b = student.embed(positives, TRAIN_MAX_TOKENS)
-        loss = torch.nn.functional.cross_entropy(a @ b.T / temperature, labels)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        losses.append(float(loss.detach()))
+        losses.append(contrastive_step(optimizer, student.embed(anchors, TRAIN_MAX_TOKENS),
+                                       student.embed(positives, TRAIN_MAX_TOKENS), labels, temperature))
         if progress is not None:
             progress(step + 1, steps, losses[-1])
     seconds = time.perf_counter() - start  # the training steps only

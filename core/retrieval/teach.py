@@ -16,6 +16,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from ..analysis.contrastive import contrastive_step
 from ..errors import InputTextError
 from ..models.explorer_model import ExplorerModel
 from .search import CorpusIndex, rank_units
@@ -99,13 +100,8 @@ def teach_pair(explorer: ExplorerModel, index: CorpusIndex, query: str, expected
         if should_stop is not None and should_stop():
             stopped = True
             break
-        anchor = student.embed([query], max_length)
-        passages = student.embed(candidates, max_length)
-        loss = torch.nn.functional.cross_entropy(anchor @ passages.T / temperature, target)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        losses.append(float(loss.detach()))
+        losses.append(contrastive_step(optimizer, student.embed([query], max_length), student.embed(candidates, max_length),
+                                       target, temperature))
         if progress is not None:
             progress(step + 1, steps, losses[-1])
     seconds = time.perf_counter() - start
