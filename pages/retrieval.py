@@ -18,12 +18,12 @@ from ui.labels import md_escape, visible
 from ui.page_list import HOME
 from ui.retrieval_views import (
     is_hamming, layer_similarity_lines, pair_heatmap, passage_label, passage_preview, score_histograms, shared_limit,
-    share_chips_html, token_count_histogram, what_if_bars,
+    share_chips_html, teach_loss_curve, token_count_histogram, what_if_bars, word_columns,
 )
 from ui.tokenization_views import truncated_document_html
-from ui.training_views import loss_curve
 
 MAX_PICKER = 2_000   # passages a selectbox lists; larger corpora pick by number
+SIDE_BY_SIDE_WORDS = 14  # pair heatmaps with more word columns than this get the full width, one above the other
 
 
 def passage_name(p: int) -> str:
@@ -236,7 +236,8 @@ expected_rank, expected_score, top_score = ranking.rank_of(expected), float(rank
 with summary:
     m1, m2, m3 = st.columns(3)
     m1.metric(f"rank of the passage you expected ({passage_name(expected)})", f"{expected_rank:,} of {n:,}")
-    m2.metric("its score", f"{expected_score:.5f}")
+    m2.metric("its score", f"{expected_score:.5f}", help=f"{md_escape(ranking.similarity)} of the query's vector and the passage's: "
+              "higher ranks higher. Whether it is high for this model: 'Is this score high?' below.")
     m3.metric("top passage", f"{passage_name(top)} · {top_score:.5f}")
 st.session_state["rt_k"] = min(max(int(st.session_state["rt_k"]), 1), min(50, n))
 k = st.slider("Passages to list (top-k)", 1, min(50, n), key="rt_k")
@@ -249,7 +250,7 @@ table = pd.DataFrame({
     "expected": ["← expected" if p == expected else "" for p in rows],
     "passage": [passage_preview(passages[p]) for p in rows],
 })
-st.dataframe(table, hide_index=True, width="stretch", key="rt_ranking",
+st.dataframe(table, hide_index=True, width="stretch", key="rt_ranking", height=35 * (len(rows) + 1) + 3,
              column_config={"score": st.column_config.NumberColumn(format="%.5f"),
                             "#": st.column_config.NumberColumn(help="the passage's number in the corpus")})
 st.caption(f"Scores: {md_escape(ranking.similarity)} of the query's vector and each passage's ({md_escape(info.model_id)}'s "
@@ -264,8 +265,8 @@ if example is not None:  # every query of the example against its known answer: 
     r1.metric("recall@1 over the example's queries", f"{recall[1]:.2%}",
               help="Share of the example's queries whose known answer ranks first, with the prompts and chunking above.")
     r2.metric("recall@10", f"{recall[10]:.2%}", help="Share whose answer is among the top 10.")
-    st.caption(f"The same numbers from the shell: `python -m core search --example {rs.CLI_EXAMPLE_NAMES[choice]} --evaluate`"
-               " (with the model's own prompts and no chunks).")
+    st.caption(f"From the shell, with the model's own prompts and no chunks (so other numbers where you changed those): "
+               f"`python -m core search --example {rs.CLI_EXAMPLE_NAMES[choice]} --evaluate`.")
 
 if n <= MAX_PICKER:
     picker = f"rt_expected_{key[2][:12]}"  # a new corpus gets a new picker (its labels would go stale)
@@ -311,15 +312,20 @@ if len(explained) == 2:
                 "token pairs bring the two texts together.")
     st.markdown("The score splits exactly into one share per (query token, passage word) pair; blue adds to the score, "
                 "red takes from it. The shares add up to the cosine of the two pooled vectors.")
-    cols = st.columns(2)
+    # side by side while both passages are short; a long one needs the width to name each of its word columns
+    wide = max(word_columns(explained[p].passage_words.shares) for p in (top, other)) > SIDE_BY_SIDE_WORDS
+    cols = [st.container(), st.container()] if wide else st.columns(2)
     merged = {p: word_contributions(explained[p]) for p in (top, other)}
     limit = shared_limit(*merged.values())
     chip_limit = shared_limit(first.query_shares, second.query_shares)
     for column, p in zip(cols, (top, other)):
         split = explained[p]
         with column:
+            unit = index.corpus.units[int(ranking.best_unit[p])]
+            where = (f" (its best chunk, {unit.chunk + 1} of {len(index.corpus.units_of(p))}: characters "
+                     f"{unit.start_char:,}–{unit.end_char:,})" if mode == "chunks" else "")
             st.markdown(f"**{role[p].capitalize()}: {passage_name(p)}**, rank {ranking.rank_of(p)}, score "
-                        f"{float(ranking.scores[p]):.5f}")
+                        f"{float(ranking.scores[p]):.5f}{where}")
             show_figure(pair_heatmap(merged[p], split.query_tokens, split.passage_words.words,
                                      split.passage_words.shares, title=f"shares of {split.score:.5f}", limit=limit),
                         key=f"rt_pairs_{role[p]}", name=f"retrieval-pairs-{role[p]}-passage{p + 1}")
@@ -354,12 +360,16 @@ def what_if_table(items) -> pd.DataFrame:
                          "score change": [round(item.score_change, 5) for item in items]})
 
 
+WHAT_IF_COLUMNS = {"score": st.column_config.NumberColumn(format="%.5f"),
+                   "score change": st.column_config.NumberColumn(format="%+.5f")}
 if report is not None and report.items:
     show_figure(what_if_bars(report.items, expected_label=passage_name(expected)), key="rt_whatif",
                 name=f"retrieval-what-if-passage{expected + 1}")
     st.dataframe(what_if_table(report.items), hide_index=True, width="stretch", key="rt_whatif_table",
-                 column_config={"score": st.column_config.NumberColumn(format="%.5f"),
-                                "score change": st.column_config.NumberColumn(format="%+.5f")})
+                 column_config=WHAT_IF_COLUMNS)
+    if not any(item.rank_change for item in report.items):
+        st.caption(f"None of these edits moves {passage_name(expected)} from rank {expected_rank:,}: the left panel is "
+                   "empty; the score bars show how much each edit changes its score.")
 if report is not None and any(is_hamming(item) for item in report.items):
     st.caption("Binary vectors rank by −Hamming distance of the sign bits, not by a similarity: their score is in the "
                "table, not among the score bars.")
@@ -374,7 +384,8 @@ if st.session_state.get("rt_passage_request") == words_request:
     if words_report.items:
         show_figure(what_if_bars(words_report.items, expected_label=passage_name(expected)), key="rt_whatif_words",
                     name=f"retrieval-what-if-words-passage{expected + 1}")
-        st.dataframe(what_if_table(words_report.items), hide_index=True, width="stretch", key="rt_whatif_words_table")
+        st.dataframe(what_if_table(words_report.items), hide_index=True, width="stretch", key="rt_whatif_words_table",
+                     column_config=WHAT_IF_COLUMNS)
     for note in words_report.notes:
         st.caption(md_escape(note))
 
@@ -385,7 +396,9 @@ marks = {"top": top_score} if expected == top else {"top": top_score, "expected"
 show_figure(score_histograms(context.random_pair_scores, context.query_scores, marks, context.similarity), key="rt_scores",
             name="retrieval-score-context")
 s1, s2, s3 = st.columns(3)
-s1.metric("anisotropy: mean cosine of two different passages", f"{context.anisotropy:.3f}")
+s1.metric("anisotropy: mean cosine of random pairs", f"{context.anisotropy:.3f}",
+          help="The average cosine of random pairs of different passages of this corpus: the score two unrelated texts "
+               "already get. Near 0, scores read as they are; well above 0, every score starts that high.")
 s2.metric("expected: percentile among random pairs", f"{context.percentile_among_pairs(expected_score):.1f} %",
           help="The share of random pairs of different passages of this corpus that score lower than the expected passage.")
 s3.metric("expected: percentile among the query's scores", f"{context.percentile_among_query(expected_score):.1f} %",
@@ -401,8 +414,8 @@ if context.similarity != "cosine":
 # ---------------------------------------------------------------- fix it by training
 st.header("Fix it by training")
 st.markdown(f"A few contrastive steps on a private copy of the model: the query as the anchor, {passage_name(expected)} as "
-            "its positive, the passages that outrank it now as negatives. The shared model is never changed. Then the "
-            "whole corpus is embedded again with the copy"
+            "its positive, the other passages the copy ranks highest now (those above it first) as negatives. The shared "
+            "model is never changed. Then the whole corpus is embedded again with the copy"
             + (", and the example's other queries, never trained on, say whether the fix carries over or breaks "
                "something." if example is not None else "."))
 held_out = rs.held_out_queries(choice, query) if example is not None else ((), ())
@@ -418,13 +431,14 @@ if t2.button("Train a copy on this pair", key="rt_teach", type="primary"):
 if st.session_state.get("rt_teach_request") == teach_request:
     bar = stop = None
     if not rs.has_taught(teach_request):
-        bar = st.progress(0.0, text="Training…")
+        bar = st.progress(0.0, text="Embedding the corpus with the copy, then training…")
         stop = st.empty()
         stop.button("Stop training", key="rt_teach_stop", on_click=lambda: st.session_state.pop("rt_teach_request", None),
                     help="Stops the run; the shared model was never touched.")
 
     def teach_progress(step, total, loss):
-        bar.progress(step / total, text=f"Step {step} of {total} · loss {loss:.4f}")
+        bar.progress(step / total, text=f"Step {step} of {total} · loss {loss:.4f}"
+                     + (" · embedding the corpus again with the trained copy…" if step == total else ""))
 
     try:
         result = rs.taught(teach_request, index, held_out, progress=teach_progress if bar is not None else None)
@@ -440,13 +454,15 @@ if st.session_state.get("rt_teach_request") == teach_request:
                   delta=result.rank_before - result.rank_after, help="Positive: it moved up.")
         r2.metric("its score", f"{result.score_before:.5f} → {result.score_after:.5f}",
                   delta=f"{result.score_after - result.score_before:+.5f}")
-        r3.metric("time", f"{result.seconds:.1f} s for {len(result.losses)} steps")
+        r3.metric("training time", f"{result.seconds:.1f} s for {len(result.losses)} steps",
+                  help="The steps alone; embedding the corpus with the copy before and after takes longer.")
+        st.caption("Negatives used: " + ", ".join(passage_name(q) for q in result.negatives) + ".")
         if result.held_out:
             st.markdown(f"Of {len(result.held_out):,} held-out queries, **{result.improved:,} got better, {result.worsened:,} "
                         f"worse, {result.unchanged:,} unchanged** (the rank of each one's known answer).")
         else:
             st.caption("With pasted or uploaded passages there are no other queries with known answers, so only this "
                        "pair's change is shown: a bundled example also checks what the training did to other queries.")
-        show_figure(loss_curve(result.losses), key="rt_loss", name="retrieval-training-loss")
+        show_figure(teach_loss_curve(result.losses), key="rt_loss", name="retrieval-training-loss")
         st.caption("Ranks here come from the training copy (mean pooling, normalised, no prompts), so 'before' can "
                    "differ a little from the ranking above.")

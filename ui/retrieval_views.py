@@ -13,12 +13,13 @@ import plotly.graph_objects as go
 from .figures import heatmap
 from .labels import html_escape, unique_labels, visible
 from .tokens import CHIP_STYLE
+from .training_views import loss_curve
 
 MAX_WORD_COLUMNS = 40   # passage words drawn in a pair heatmap; longer passages keep their strongest
 GROUP_LABELS = {"query token": "query token removed", "prompt": "prompt", "pooling": "pooling",
                 "dimensions": "dimension cut", "quantisation": "int8 / binary", "passage word": "passage word removed"}
 GROUP_COLOURS = {"query token": "#0068c9", "prompt": "#ff8700", "pooling": "#29b09d", "dimensions": "#6d3fc0",
-                 "quantisation": "#ff2b2b", "passage word": "#0068c9"}
+                 "quantisation": "#7f6d5f", "passage word": "#0068c9"}  # no red: red means "takes from the score" here
 POSITIVE, NEGATIVE = (33, 102, 172), (178, 24, 43)   # RdBu's ends: blue adds to the score, red takes from it
 
 
@@ -62,8 +63,16 @@ def pair_heatmap(word_matrix: np.ndarray, query_tokens, passage_words, word_shar
                      x_title="passage words" + (f" (the {len(keep)} strongest of {len(passage_words)}, in text order)"
                                                 if len(keep) < len(passage_words) else ""),
                      y_title="query tokens", height=max(260, 26 * len(query_tokens) + 190))
-    figure.update_xaxes(tickangle=-45, tickfont=dict(size=10 if len(keep) > 25 else 12))
+    # every column its word (Plotly would thin crowded category ticks, leaving columns nobody can name)
+    figure.update_xaxes(tickangle=-45, tickmode="array", tickvals=x_labels, ticktext=x_labels,
+                        tickfont=dict(size=10 if len(keep) > 25 else 12))
+    figure.update_traces(colorbar=dict(title=dict(text="share", side="right")))
     return figure
+
+
+def word_columns(word_shares: np.ndarray) -> int:
+    """How many passage-word columns ``pair_heatmap`` draws for these shares."""
+    return int(strongest_words(word_shares).size)
 
 
 def _chip_colour(value: float, limit: float) -> str:
@@ -129,6 +138,9 @@ def what_if_bars(items, *, expected_label: str) -> go.Figure:
         seen.add(name)
     figure.update_yaxes(autorange="reversed", type="category", tickfont=dict(size=11))
     figure.update_xaxes(zeroline=True, zerolinecolor="#555", zerolinewidth=1)
+    moves = max((abs(item.rank_change) for item in items), default=0)
+    if moves <= 10:  # whole places: no 0.5-place ticks
+        figure.update_xaxes(dtick=1, range=[-max(moves, 1) - 0.5, max(moves, 1) + 0.5], row=1, col=1)
     figure.update_layout(height=max(280, 22 * len(items) + 120), margin=dict(l=10, r=10, t=40, b=10), barmode="relative",
                          legend=dict(orientation="h", yanchor="top", y=-0.08, x=0))
     return figure
@@ -185,3 +197,11 @@ def passage_preview(text: str, limit: int = 300) -> str:
 def passage_label(number: int, text: str, limit: int = 70) -> str:
     """'12. The start of the passage…' for a picker."""
     return f"{number + 1}. " + passage_preview(text, limit)
+
+
+def teach_loss_curve(losses) -> go.Figure:
+    """The training run's loss per step, on whole steps (a run here has at most a few dozen)."""
+    figure = loss_curve(losses)
+    if len(losses) <= 20:
+        figure.update_xaxes(dtick=1)
+    return figure
