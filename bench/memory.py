@@ -19,15 +19,24 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-LINKS = ["1 · Tokenization", "2 · Embedding lookup", "3 · Positional encoding", "4 · Attention", "5 · Feed-forward",
-         "6 · Pooling and similarity", "All together: end to end", "Projections", "Training: contrastive learning"]
+sys.path.insert(0, str(ROOT))
+from ui.page_list import PAGES  # noqa: E402
+
+LINKS = [page.title for page in PAGES[1:]]  # every page after the overview, in menu order
+if os.environ.get("MEMORY_BENCH_PAGES"):  # e.g. "Projections,Training: contrastive learning": one page's own cost
+    LINKS = os.environ["MEMORY_BENCH_PAGES"].split(",")
 
 
-def rss_mb(pid: int) -> float:
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def rss_parts(pid: int) -> str:
+    """Anonymous memory (heap, tensors) and file-backed pages (mapped libraries, memory-mapped weights)."""
+    return f"(anonymous {rss_mb(pid, 'RssAnon'):5.0f} · file-backed {rss_mb(pid, 'RssFile'):4.0f})"
 
 
 def main() -> None:
@@ -54,12 +63,13 @@ def main() -> None:
             page = browser.new_page(viewport={"width": 1300, "height": 900})
             page.goto(f"http://127.0.0.1:{port}")
             page.wait_for_selector(".ee-chip", timeout=180_000)
-            print(f"overview (model loaded):        {rss_mb(server.pid):7.0f} MB")
+            print(f"overview (model loaded):        {rss_mb(server.pid):7.0f} MB {rss_parts(server.pid)}")
             for link in LINKS:
                 page.get_by_role("link", name=link).click()
-                page.wait_for_timeout(1500)
-                page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=300_000)
-                print(f"{link[:30]:<31} {rss_mb(server.pid):7.0f} MB")
+                for _ in range(3):  # idle three times in a row: a page that reruns itself shows the widget again
+                    page.wait_for_timeout(1500)
+                    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=300_000)
+                print(f"{link[:30]:<31} {rss_mb(server.pid):7.0f} MB {rss_parts(server.pid)}")
             browser.close()
     finally:
         server.terminate()

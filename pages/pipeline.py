@@ -54,11 +54,20 @@ else:
                               columns=["step", "shape", "what it does"]), hide_index=True, width="stretch")
     comparisons = {"the traced forward pass (native pooling)": trace.native_embedding}
     if info.native_pooling is not None:
-        try:
-            encoded = reference_encode(model.source_dir, info.device, trace.text)
-            comparisons["SentenceTransformer.encode"] = encoded
-        except Exception as error:  # noqa: BLE001 - the check is optional; say why it is missing
-            st.caption(f"sentence-transformers could not load this model for the check ({type(error).__name__}).")
+        # sentence-transformers and its own copy of the model cost the server ~80 MB, so the independent
+        # check loads them when a visitor asks (then once per server), and keeps checking this visitor's texts.
+        if st.session_state.get("pipe_st_check"):
+            st.session_state["_pipe_st_checking"] = True
+        if not st.session_state.get("_pipe_st_checking"):
+            st.button("Check against SentenceTransformer.encode", key="pipe_st_check", icon=":material/fact_check:",
+                      help="Loads sentence-transformers with its own copy of the model and encodes your text with it: "
+                           "an independent reference, not this app's code. The first check on a server takes a few seconds.")
+        else:
+            try:
+                encoded = reference_encode(model.source_dir, info.device, trace.text)
+                comparisons["SentenceTransformer.encode"] = encoded
+            except Exception as error:  # noqa: BLE001 - the check is optional; say why it is missing
+                st.caption(f"sentence-transformers could not load this model for the check ({type(error).__name__}).")
     cols = st.columns(len(comparisons))
     for column, (name, vector) in zip(cols, comparisons.items()):
         column.metric(f"largest |difference| vs {name}", f"{max_abs_difference(rebuilt.embedding, vector):.2e}")

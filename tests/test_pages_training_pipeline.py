@@ -44,5 +44,10 @@ def test_pipeline_page_reconstructs_encode():
     links = [link.proto.label for link in app.get("page_link")]
     assert links == ["1 · Tokenization", "2 · Lookup", "3 · Positions", "4 · Attention", "5 · Feed-forward", "6 · Pooling"]
     differences = [float(m.value) for m in app.metric if m.label.startswith("largest |difference|")]
+    assert len(differences) == 1 and differences[0] < 1e-5  # sentence-transformers loads only when asked
+    app.button(key="pipe_st_check").click().run()
+    differences = [float(m.value) for m in app.metric if m.label.startswith("largest |difference|")]
     assert len(differences) == 2 and max(differences) < 1e-5
     assert abs(float(metric(app, "cosine similarity")) - 0.564) < 0.005
+    app.text_input(key="pipe_other").input("A dog ran in the park").run()  # the check stays on for this visitor
+    assert len([m for m in app.metric if m.label.startswith("largest |difference|")]) == 2

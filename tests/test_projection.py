@@ -12,7 +12,8 @@ import pytest
 
 from core import embed_texts
 from core.text.datasets import DatasetError, pair_vectors_with_texts, read_table, read_vectors, sentence_set
-from core.embed.projection import ProjectionError, ProjectionParams, knn_accuracy, nearest_neighbours, pca, project
+from core.embed.projection import (ProjectionError, ProjectionParams, exact_neighbours, knn_accuracy, nearest_neighbours, pca,
+                                   project)
 
 ROOT = Path(__file__).resolve().parent.parent
 TOPICS = ROOT / "assets" / "examples" / "topics.csv"
@@ -34,6 +35,24 @@ def test_topics_separate_in_2d(topic_vectors, method):
     # Bounds leave room for seeds and library versions, far above chance.
     assert knn_accuracy(vectors, labels) >= 0.9
     assert knn_accuracy(points, labels) >= (0.65 if method == "pca" else 0.85)
+
+
+@pytest.mark.parametrize("metric", ["cosine", "euclidean"])
+def test_umap_neighbour_graph_equals_brute_force_search(metric):
+    """The graph UMAP is given equals scikit-learn's exact search, across block edges and with a duplicate row."""
+    from sklearn.neighbors import NearestNeighbors
+
+    rng = np.random.default_rng(1)
+    vectors = rng.standard_normal((250, 24)).astype(np.float32)
+    vectors[7] = vectors[8]
+    indices, distances = exact_neighbours(vectors, 10, metric, block_rows=64)
+    expected_distances, expected_indices = NearestNeighbors(n_neighbors=10, metric=metric, algorithm="brute").fit(vectors).kneighbors(vectors)
+    assert (indices[:, 0] == np.arange(250)).all()  # itself first, as umap expects, even for the duplicated pair
+    np.testing.assert_allclose(distances, expected_distances, atol=1e-5)
+    same_sets = [set(ours) == set(theirs) for ours, theirs in zip(indices[:, 1:], expected_indices[:, 1:])]
+    assert all(same_sets[i] for i in range(250) if i not in (7, 8))  # 7 and 8 are each other's tie with themselves
+    same_order = (indices == expected_indices).all(axis=1)
+    assert all(same_order[i] or {7, 8} <= set(indices[i]) for i in range(250))  # only the duplicated pair swaps places
 
 
 def test_pca_matches_scikit_learn_up_to_sign(topic_vectors):

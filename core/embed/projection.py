@@ -71,13 +71,47 @@ def project(vectors: np.ndarray, params: ProjectionParams = ProjectionParams(),
     neighbours = int(min(params.n_neighbors, n - 1))
     if progress:
         progress(f"UMAP on {n:,} points ({neighbours} neighbours, min_dist {params.min_dist:g}, {params.metric})…")
+    # The neighbour graph comes exact from numpy: umap's own search compiles numba code in every new
+    # process (~8 s, ~40 MB) and above 4,096 points is approximate (NN-descent).
+    knn = exact_neighbours(data, neighbours, params.metric)
     reducer = umap.UMAP(
         n_components=dims, n_neighbors=neighbours, min_dist=float(params.min_dist), metric=params.metric,
-        random_state=params.seed, n_jobs=1,
+        random_state=params.seed, n_jobs=1, precomputed_knn=knn,
         # 200 epochs (umap's own choice above 10k points) keep 10k points within seconds.
         n_epochs=200 if n > 2_000 else None, init="spectral" if n > neighbours + 1 else "random",
     )
     return reducer.fit_transform(data).astype(np.float32)
+
+
+def exact_neighbours(vectors: np.ndarray, k: int, metric: str = "cosine", block_rows: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's ``k`` nearest rows, itself first, as umap's ``nearest_neighbors`` returns them:
+    (indices [N, k] int64, distances [N, k] float32), with umap's distances (cosine: 1 − cos;
+    euclidean). Computed in blocks of rows, so 20,000 points never hold an N × N matrix."""
+    if metric not in ("cosine", "euclidean"):
+        raise ProjectionError(f"Unknown metric '{metric}' (choose cosine or euclidean).")
+    # float64 for euclidean: ‖a‖² − 2a·b + ‖b‖² in float32 loses near-zero distances to cancellation.
+    data = np.asarray(vectors, dtype=np.float32 if metric == "cosine" else np.float64)
+    n = data.shape[0]
+    k = int(max(1, min(k, n)))
+    if metric == "cosine":
+        data = data / np.maximum(np.linalg.norm(data, axis=1, keepdims=True), 1e-12)
+    squared_norms = np.einsum("ij,ij->i", data, data)
+    indices = np.empty((n, k), dtype=np.int64)
+    distances = np.empty((n, k), dtype=np.float32)
+    for start in range(0, n, block_rows):
+        block = data[start:start + block_rows]
+        rows = np.arange(start, start + len(block))
+        if metric == "cosine":
+            dist = 1.0 - block @ data.T
+        else:
+            dist = np.sqrt(np.maximum(squared_norms[rows, None] - 2.0 * (block @ data.T) + squared_norms[None, :], 0.0))
+        dist[np.arange(len(block)), rows] = -np.inf  # each row's first neighbour is itself, even among duplicates
+        top = np.argpartition(dist, k - 1, axis=1)[:, :k] if k < n else np.tile(np.arange(n), (len(block), 1))
+        top_dist = np.take_along_axis(dist, top, axis=1)
+        order = np.lexsort((top, top_dist), axis=1)   # nearest first; ties by index, so the graph is deterministic
+        indices[start:start + len(block)] = np.take_along_axis(top, order, axis=1)
+        distances[start:start + len(block)] = np.maximum(np.take_along_axis(top_dist, order, axis=1), 0.0)
+    return indices, distances
 
 
 def pca(vectors: np.ndarray, dims: int = 2) -> np.ndarray:

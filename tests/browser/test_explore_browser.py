@@ -11,6 +11,7 @@ def test_pipeline_page(page, tmp_path):
     page.goto(page.base_url + "/pipeline")
     wait_for_app(page, "text=The reconstruction check", timeout=180_000)
     set_text(page, "The cat sat on the mat")
+    page.get_by_role("button", name="Check against SentenceTransformer.encode").click()
     page.wait_for_selector("text=largest |difference| vs SentenceTransformer.encode", timeout=180_000)
     wait_for_app(page)
     assert_no_error_text(page)
