@@ -204,7 +204,7 @@ params = ProjectionParams(method=method, dims=int(dims), n_neighbors=neighbours,
                           perplexity=float(perplexity))
 first_umap = method == "umap" and not st.session_state.get("_umap_warm")
 message = (f"Projecting {len(vectors):,} points with {method.upper()}…"
-           + (" The first UMAP of a server compiles its numba code (cached on disk afterwards): ~10 s." if first_umap else ""))
+           + (" The first UMAP of a server compiles its numba code: a few seconds." if first_umap else ""))
 try:
     with st.spinner(message):
         points = projection(vectors, params)
