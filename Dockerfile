@@ -11,6 +11,7 @@ ENV PYTHONUNBUFFERED=1 \
     HF_HUB_OFFLINE=1 \
     TOKENIZERS_PARALLELISM=false \
     NUMBA_CACHE_DIR=/home/app/.cache/numba \
+    EXPLORER_HOSTED=1 \
     PORT=8501
 
 # Debian's Chromium: kaleido drives it to render the charts' PNG and SVG downloads (ui/export.py).

@@ -168,6 +168,19 @@ def _cmd_search(args) -> int:
     return 0
 
 
+def _cmd_settings(args) -> int:
+    """The host's settings as the app will apply them, or what is wrong with them (exit 2)."""
+    from dataclasses import asdict
+
+    from .hosting.settings import current_settings
+
+    settings = current_settings()  # raises SettingsError, printed by main()
+    for name, value in asdict(settings).items():
+        print(f"{name:<20} {value}")
+    print(f"{'visitors are':<20} {'everyone (hosted)' if settings.is_hosted() else 'connections from other machines'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m core", description="Embedding Explorer's engine, from the shell.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -222,6 +235,9 @@ def build_parser() -> argparse.ArgumentParser:
     sts.add_argument("--pooling", action="append", help="a pooling to evaluate (repeatable; default: all)")
     sts.add_argument("--batch-size", type=int, default=32)
     sts.set_defaults(run=_cmd_sts_eval)
+
+    settings = commands.add_parser("settings", help="check the host's settings (EXPLORER_* and [explorer] in secrets.toml)")
+    settings.set_defaults(run=_cmd_settings)
     return parser
 
 

@@ -9,6 +9,8 @@ case "$PORT" in
   ''|*[!0-9]*) echo "entrypoint: PORT must be a number, got '$PORT'" >&2; exit 2 ;;
 esac
 mkdir -p "${NUMBA_CACHE_DIR:-$HOME/.cache/numba}"
+# A typo in the host's settings stops the start here, with the setting named, instead of being ignored.
+python -m core settings >/dev/null
 exec python -m streamlit run app.py \
   --server.port "$PORT" \
   --server.address "$ADDRESS" \

@@ -15,6 +15,7 @@ from ui import state
 from ui.common import stage_header
 from ui.export import show_figure
 from ui.figures import heatmap
+from ui.hosting import host_settings
 from ui.labels import md_escape, visible
 from ui.progress_cache import ProgressCache, digest
 from ui.training_views import LABELLED_POINTS, loss_curve, projection_figure
@@ -121,11 +122,14 @@ compare = pd.DataFrame({
 st.dataframe(compare, hide_index=True, width="stretch")
 
 st.subheader("Train it: a few real steps, live")
+step_cap = min(MAX_STEPS, host_settings().max_training_steps)  # the host may set a lower cap for a class
 st.markdown(f"Runs AdamW on this batch for a few steps on a **private copy** of the weights (the model other visitors use never "
-            f"changes), at most {MAX_STEPS} steps and {MAX_PAIRS} pairs so a hosted app cannot be kept busy.")
+            f"changes), at most {step_cap} steps and {MAX_PAIRS} pairs so a hosted app cannot be kept busy.")
 t1, t2, t3 = st.columns(3)
 start_from = t1.radio("Start from", ["random weights (watch it learn)", "the loaded model"], key="con_start")
-steps = t2.slider("Steps", 1, MAX_STEPS, 15, key="con_steps")
+if st.session_state.get("con_steps", 0) > step_cap:
+    st.session_state["con_steps"] = step_cap
+steps = t2.slider("Steps", 1, step_cap, min(15, step_cap), key="con_steps")
 learning_rate = t3.select_slider("Learning rate", [1e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3], value=2e-4 if start_from.startswith("random") else 5e-5,
                                  key="con_lr")
 held_anchors, held_positives = held_out_pairs(rows, beyond_batch)

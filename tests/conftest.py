@@ -29,3 +29,14 @@ def _apptest_uses_st_navigation(monkeypatch):
         PagesManager.uses_pages_directory = False
 
     monkeypatch.setattr(PagesManager, "__init__", init)
+
+
+@pytest.fixture(autouse=True)
+def _host_settings_read_afresh():
+    """Host settings are read once per process; a test that sets EXPLORER_* or a secrets file must not
+    leave them behind for the next test."""
+    from core.hosting import settings
+
+    settings.reset()
+    yield
+    settings.reset()

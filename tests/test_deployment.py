@@ -50,6 +50,17 @@ def test_entrypoint_refuses_a_bad_port():
     assert result.returncode == 2 and "PORT must be a number" in result.stderr
 
 
+def test_entrypoint_stops_on_a_settings_typo():
+    env = {**os.environ, "EXPLORER_MAX_SENTANCES": "100", "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
+    result = subprocess.run(["sh", str(ROOT / "docker" / "entrypoint.sh")], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "EXPLORER_MAX_SENTANCES is not a setting (did you mean 'max_sentences'?)" in result.stderr
+
+
+def test_the_image_treats_everyone_as_a_visitor():
+    assert "EXPLORER_HOSTED=1" in (ROOT / "Dockerfile").read_text()
+
+
 def test_entrypoint_serves_the_app(tmp_path):
     port = _free_port()
     env = {**os.environ, "PORT": str(port), "ADDRESS": "127.0.0.1", "HF_HUB_OFFLINE": "1",

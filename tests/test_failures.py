@@ -36,14 +36,19 @@ def _forbid_weight_downloads(monkeypatch):
 
 
 def test_the_cap_comes_from_the_environment(monkeypatch):
+    from core.hosting.settings import SettingsError, reset
+
     monkeypatch.delenv("EXPLORER_MAX_MODEL_MB", raising=False)
-    assert max_model_megabytes() == DEFAULT_MAX_MODEL_MB
-    monkeypatch.setenv("EXPLORER_MAX_MODEL_MB", "750")
-    assert max_model_megabytes() == 750
-    monkeypatch.setenv("EXPLORER_MAX_MODEL_MB", "0")
-    assert max_model_megabytes() is None
+    reset()
+    assert max_model_megabytes() == DEFAULT_MAX_MODEL_MB == 2000
+    for value, expected in (("750", 750), ("0", None)):
+        monkeypatch.setenv("EXPLORER_MAX_MODEL_MB", value)
+        reset()  # settings are read once per process; a changed environment is read after a reset
+        assert max_model_megabytes() == expected
     monkeypatch.setenv("EXPLORER_MAX_MODEL_MB", "lots")
-    assert max_model_megabytes() == DEFAULT_MAX_MODEL_MB
+    reset()
+    with pytest.raises(SettingsError, match="'max_model_mb' is a number"):  # a typo is reported, not ignored
+        max_model_megabytes()
 
 
 def test_parameters_are_counted_from_the_config_alone(bundled):

@@ -10,14 +10,17 @@ per-process mutable state of a session: each session's choices live in its own
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
 from core import BUNDLED_MODEL_ID, ExplorerError, available_devices, load_model, trace_text
+from core.hosting.model_access import check_model_request, model_key
 from core.models.explorer_model import ExplorerModel
 from core.trace.tracer import Trace
 
+from . import hosting
 from .labels import md_escape
 from .progress_cache import ProgressCache
 
@@ -40,8 +43,10 @@ EXAMPLE_MODELS = [
 
 @st.cache_resource(max_entries=3, show_spinner=False)
 def cached_model(model_id: str, device: str) -> ExplorerModel:
-    """One loaded model per (id, device) for the whole process, shared by all sessions."""
-    return load_model(model_id, device)
+    """One loaded model per (id, device) for the whole process, shared by all sessions. Folders are
+    kept under their absolute path (``model_key``), so an id that reads as a hub id loads from the hub
+    only: a visitor's 'owner/name' can never pick up a folder of that name on the server."""
+    return load_model(model_id, device, allow_folders=Path(model_id).is_absolute())
 
 
 # Traces are shared, not copied: a hit hands every session the same read-only Trace (st.cache_data
@@ -112,7 +117,8 @@ def _init_state() -> None:
 
 
 def _switch_model_if_asked() -> None:
-    """Load what the model box asks for; switch only if it loads, else keep the old model and say why."""
+    """Load what the model box (or a link) asks for, if this session may; switch only if it loads, else
+    keep the old model and say why."""
     requested = (st.session_state.get(MODEL_FIELD_KEY) or "").strip() or BUNDLED_MODEL_ID
     if requested == st.session_state[MODEL_KEY]:  # back to the model in use: an old error no longer applies
         st.session_state.pop(MODEL_ERROR_KEY, None)
@@ -120,15 +126,23 @@ def _switch_model_if_asked() -> None:
         return
     if requested == st.session_state.get("_model_failed"):
         return
+    access = hosting.model_access()
     try:
+        model_id = check_model_request(requested, access)
+        if access.folders or model_id in access.listed:
+            model_id = model_key(model_id)  # a folder by its absolute path
+        if model_id == st.session_state[MODEL_KEY]:
+            st.session_state.pop(MODEL_ERROR_KEY, None)
+            st.session_state.pop("_model_failed", None)
+            return
         with st.spinner(f"Loading {requested}…"):
-            cached_model(requested, st.session_state[DEVICE_KEY])
+            cached_model(model_id, st.session_state[DEVICE_KEY])
     except Exception as error:  # noqa: BLE001 - no stack trace reaches a user
         message = str(error) if isinstance(error, ExplorerError) else f"Could not load '{requested}': {type(error).__name__}: {str(error)[:300]}"
         st.session_state[MODEL_ERROR_KEY] = message
         st.session_state["_model_failed"] = requested  # don't retry a failing id on every rerun
         return
-    st.session_state[MODEL_KEY] = requested
+    st.session_state[MODEL_KEY] = model_id
     st.session_state.pop(MODEL_ERROR_KEY, None)
     st.session_state.pop("_model_failed", None)
 
@@ -145,14 +159,23 @@ def sidebar() -> None:
             max_chars=200_000,
             help="Every page traces this text through the model. Press Ctrl+Enter (or click away) to apply.",
         )
+        problem = hosting.settings_problem()
+        if problem:
+            st.warning(md_escape(problem), icon=":material/settings_alert:")
+        access = hosting.model_access()
         with st.expander("Model and device", expanded=False):
-            st.text_input(
-                "Model (Hugging Face id or local folder)",
-                key=MODEL_FIELD_KEY,
-                help="The bundled all-MiniLM-L6-v2 works offline. Other ids load through transformers' "
-                "from_pretrained when this machine can reach the hub or has them cached. Examples: "
-                + ", ".join(EXAMPLE_MODELS[1:]),
-            )
+            if access.folders:
+                label, help_text = "Model (Hugging Face id or local folder)", (
+                    "The bundled all-MiniLM-L6-v2 works offline. Other ids load through transformers' "
+                    "from_pretrained when this machine can reach the hub or has them cached. Examples: "
+                    + ", ".join(EXAMPLE_MODELS[1:]))
+            else:
+                label = "Model (Hugging Face id)" if access.hub_ids else "Model"
+                help_text = ("The host of this server decides which models load: " + ", ".join(access.offered)
+                             + (", or any Hugging Face id." if access.hub_ids else "."))
+            st.text_input(label, key=MODEL_FIELD_KEY, help=help_text)
+            if access.visitor and len(access.offered) > 1:
+                st.caption("Offered here: " + ", ".join(md_escape(name) for name in access.offered))
             _switch_model_if_asked()
             if st.session_state.get(MODEL_ERROR_KEY) and st.session_state.get("_model_failed"):
                 st.error(md_escape(st.session_state[MODEL_ERROR_KEY]) + f"\n\nStill using {md_escape(st.session_state[MODEL_KEY])}.")

@@ -20,6 +20,7 @@ import torch
 from ..pipeline.sentence_pipeline import SentencePipeline, read_sentence_pipeline
 from . import attention_probe
 from .architectures import Architecture, architecture_for, supported_model_types
+from ..hosting.settings import HostSettings, current_settings
 from .bundled import BUNDLED_MODEL_ALIASES, BUNDLED_MODEL_ID, bundled_model_dir, verify_bundled_model
 from .devices import resolve_device
 from ..errors import ModelLoadError, ModelTooLargeError, UnsupportedArchitectureError
@@ -73,14 +74,26 @@ def _sentence_transformers_files(source: str, is_local: bool) -> tuple[Path | No
     return folder, subfolder
 
 
-def _resolve_source(model_id: str | None) -> tuple[str, str, bool]:
-    """(what to load from, the source's label, whether it is the bundled model)."""
+HUB_ONLY_FAILURE = ("Could not load '{model}' from the Hugging Face hub: it is not there, it is private or gated, or this "
+                    "server cannot reach the hub.")
+
+
+def _resolve_source(model_id: str | None, allow_folders: bool = True) -> tuple[str, str, bool]:
+    """(what to load from, the source's label, whether it is the bundled model). Without
+    ``allow_folders`` only hub ids load, and a name that is also a path on this machine fails with
+    the words a missing hub id gets (a visitor learns nothing about the server's disk)."""
     requested = (model_id or "").strip()
     if requested.lower() in BUNDLED_MODEL_ALIASES:
         return str(bundled_model_dir()), "bundled", True
     if "\x00" in requested or len(requested) > 1000:
         raise ModelLoadError("That is not a model id or a folder.")
     path = Path(requested).expanduser()
+    if not allow_folders:
+        if not _HUB_ID.match(requested) or ".." in requested or requested.startswith((".", "~")):
+            raise ModelLoadError(f"'{requested[:200]}' is not a Hugging Face model id (owner/name).")
+        if path.exists():  # transformers would read the folder of that name instead of the hub
+            raise ModelLoadError(HUB_ONLY_FAILURE.format(model=requested))
+        return requested, "Hugging Face hub", False
     if path.is_dir():
         return str(path.resolve()), "local folder", False
     if path.is_absolute() or requested.startswith((".", "~")) or requested.count("/") > 1:
@@ -106,17 +119,13 @@ def _explain_load_failure(model_id: str, source_label: str, error: Exception) ->
     return f"Could not load the model from '{model_id}': {text[:300]}"
 
 
-DEFAULT_MAX_MODEL_MB = 2000  # float32 weights in memory; a Community Cloud app has about 2.7 GB in all
+DEFAULT_MAX_MODEL_MB = HostSettings.max_model_mb  # float32 weights in memory; a Community Cloud app has about 2.7 GB in all
 
 
 def max_model_megabytes() -> float | None:
-    """The size cap for models this process loads: $EXPLORER_MAX_MODEL_MB (0 = no cap), 2000 MB by default."""
-    raw = os.environ.get("EXPLORER_MAX_MODEL_MB", "").strip()
-    try:
-        value = float(raw) if raw else DEFAULT_MAX_MODEL_MB
-    except ValueError:
-        value = DEFAULT_MAX_MODEL_MB
-    return None if value <= 0 else value
+    """The size cap for models this process loads: the host's ``max_model_mb`` ($EXPLORER_MAX_MODEL_MB;
+    0 = no cap), 2000 MB by default."""
+    return current_settings().max_model_megabytes
 
 
 def estimated_parameters(config) -> int:
@@ -153,11 +162,13 @@ def _count(config, *names, default=None):
     return default
 
 
-def load_model(model_id: str | None = None, device: str | None = None, *, verify: bool = True) -> ExplorerModel:
-    """Load ``model_id`` (None or 'bundled' for all-MiniLM-L6-v2) onto ``device`` ('auto' by default)."""
+def load_model(model_id: str | None = None, device: str | None = None, *, verify: bool = True,
+               allow_folders: bool = True) -> ExplorerModel:
+    """Load ``model_id`` (None or 'bundled' for all-MiniLM-L6-v2) onto ``device`` ('auto' by default).
+    ``allow_folders=False`` loads hub ids only (a hosted server's visitors)."""
     from transformers import AutoConfig, AutoModel, AutoTokenizer
 
-    source, label, is_bundled = _resolve_source(model_id)
+    source, label, is_bundled = _resolve_source(model_id, allow_folders)
     display_id = BUNDLED_MODEL_ID if is_bundled else (model_id or "").strip()
     device_name = resolve_device(device)
     if is_bundled and verify:
@@ -169,6 +180,8 @@ def load_model(model_id: str | None = None, device: str | None = None, *, verify
     try:
         config = AutoConfig.from_pretrained(source, **load_kwargs)
     except Exception as error:  # noqa: BLE001 - every failure becomes one clear message
+        if not allow_folders:
+            raise ModelLoadError(HUB_ONLY_FAILURE.format(model=display_id)) from error
         raise ModelLoadError(_explain_load_failure(display_id, label, error)) from error
     architecture = architecture_for(getattr(config, "model_type", ""))
     if architecture is None:

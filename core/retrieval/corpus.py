@@ -58,15 +58,17 @@ class Corpus:
         return [index for index, unit in enumerate(self.units) if unit.passage == passage]
 
 
-def clean_passages(passages: Sequence[str]) -> list[str]:
-    """The passages as given, blank lines dropped; a clear error for nothing usable or too many."""
+def clean_passages(passages: Sequence[str], limit: int = MAX_PASSAGES) -> list[str]:
+    """The passages as given, blank lines dropped; a clear error for nothing usable or more than
+    ``limit`` (a host may set a lower one than the page's own)."""
     kept = [p for p in (str(p).strip() for p in passages) if p]
     if not kept:
         raise InputTextError("The corpus is empty: give at least two passages (one per line, or a file).")
     if len(kept) < 2:
         raise InputTextError("The corpus has one passage: ranking needs at least two to compare.")
-    if len(kept) > MAX_PASSAGES:
-        raise InputTextError(f"The corpus has {len(kept):,} passages; this page ranks at most {MAX_PASSAGES:,}. "
+    limit = min(int(limit), MAX_PASSAGES)
+    if len(kept) > limit:
+        raise InputTextError(f"The corpus has {len(kept):,} passages; this page ranks at most {limit:,}. "
                              "Embed larger corpora with `python -m core embed` and upload the texts with their vectors.")
     too_long = [i for i, p in enumerate(kept) if len(p) > MAX_TEXT_CHARS]
     if too_long:
