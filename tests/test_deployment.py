@@ -83,3 +83,15 @@ def test_entrypoint_serves_the_app(tmp_path):
     finally:
         process.terminate()
         process.wait(timeout=15)
+
+
+def test_setup_is_idempotent():
+    """Once the machine is set up (scripts/test.sh, which .ci/run calls, did it), the setup does nothing more."""
+    for _ in range(2):  # the first run finishes a setup done some other way; the second must find nothing to do
+        result = subprocess.run(["bash", str(ROOT / "scripts" / "setup.sh")], env={**os.environ, "REQUIREMENTS": "requirements-dev.txt"},
+                                capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "installing" not in result.stdout, result.stdout
+    assert "bash scripts/test.sh" in (ROOT / ".ci" / "run").read_text()
+    readme = (ROOT / "README.md").read_text()
+    assert "bash scripts/app.sh" in readme and "bash scripts/test.sh" in readme

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Set up what is missing, and nothing else (safe to run again): Debian's Chromium (charts' PNG/SVG
+# export and the browser tests), Python's venv module, the virtual environment and its packages.
+# Sourced by scripts/app.sh and scripts/test.sh; REQUIREMENTS picks the requirements file.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+REQUIREMENTS="${REQUIREMENTS:-requirements.txt}"
+PYTHON="${PYTHON:-python3}"
+
+as_root() {  # apt needs root: run directly as root, else through sudo, else say what to run
+  if [ "$(id -u)" -eq 0 ]; then "$@"
+  elif command -v sudo >/dev/null 2>&1; then sudo "$@"
+  else echo "setup: run as root (or install sudo): $*" >&2; exit 1
+  fi
+}
+
+apt_packages=()
+[ -x /usr/bin/chromium ] || apt_packages+=(chromium)
+"$PYTHON" -c "import ensurepip, venv" 2>/dev/null || apt_packages+=(python3-venv)
+if [ "${#apt_packages[@]}" -gt 0 ]; then
+  if command -v apt-get >/dev/null 2>&1; then
+    echo "setup: installing ${apt_packages[*]} with apt-get"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_packages[@]}" >/dev/null
+  else
+    echo "setup: not a Debian/Ubuntu machine; install ${apt_packages[*]} yourself (Chromium is only needed for PNG/SVG export and the browser tests)" >&2
+    [[ " ${apt_packages[*]} " == *" python3-venv "* ]] && exit 1
+  fi
+fi
+
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+# Install only when the requirements changed since the last successful install.
+stamp=".venv/.installed-$(basename "$REQUIREMENTS")"
+digest="$(cat "$REQUIREMENTS" requirements.txt | sha256sum | cut -d' ' -f1)"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$digest" ]; then
+  echo "setup: installing $REQUIREMENTS into .venv (a few minutes the first time)"
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -r "$REQUIREMENTS"
+  echo "$digest" > "$stamp"
+fi
