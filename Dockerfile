@@ -36,5 +36,5 @@ RUN python -c "from core.bundled import verify_bundled_model; verify_bundled_mod
 USER 1000
 EXPOSE 8501
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
-    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/_stcore/health' % os.environ.get('PORT', '8501'), timeout=4)"]
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/ready' % os.environ.get('PORT', '8501'), timeout=4)"]
 ENTRYPOINT ["/home/app/explorer/docker/entrypoint.sh"]

@@ -11,11 +11,7 @@ os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(os.path.dirname(os.path.ab
 
 import streamlit as st  # noqa: E402
 
-from core.models.loading import quiet_transformers_logging  # noqa: E402
-from core.models.memory import return_freed_memory  # noqa: E402
-from ui import classroom, page_list, state  # noqa: E402
-
-quiet_transformers_logging()  # the host's choice, made here: loading a model never changes logger levels
+from ui import page_list, startup  # noqa: E402  (light: no torch until the warm-up has imported it)
 
 st.set_page_config(page_title="Embedding Explorer", page_icon="🔬", layout="wide")
 
@@ -26,6 +22,17 @@ for entry in page_list.PAGES:
 PATH_BY_TITLE = page_list.path_by_title()
 
 navigation = st.navigation(PAGES)
+if not startup.finished():  # a fresh server: answer at once, say what it is waiting for, go on when warm
+    waiting = st.empty()
+    startup.wait(on_stage=lambda stage, seconds: waiting.markdown(
+        f"<div class='ee-starting'>Starting the explorer: {stage}… ({seconds} s)</div>", unsafe_allow_html=True))
+    waiting.empty()
+
+from core.models.loading import quiet_transformers_logging  # noqa: E402
+from core.models.memory import return_freed_memory  # noqa: E402
+from ui import classroom, state  # noqa: E402
+
+quiet_transformers_logging()  # the host's choice, made here: loading a model never changes logger levels
 state.mark_frame()
 classroom.read_link()
 classroom.presentation_style()

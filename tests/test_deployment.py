@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 import tomllib
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -80,6 +81,17 @@ def test_entrypoint_serves_the_app(tmp_path):
             pytest.fail("the entrypoint's server did not become healthy within 60 s")
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
             assert b"<title>Streamlit</title>" in response.read()
+        answers = []  # /ready: 503 and what it is doing while the model warms, then 200, with no visitor at all
+        while time.time() < deadline + 120:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=2) as response:
+                    answers.append((response.status, response.read().decode()))
+                    break
+            except urllib.error.HTTPError as error:
+                answers.append((error.code, error.read().decode()))
+                time.sleep(0.3)
+        assert answers[-1] == (200, "ready\n"), answers[-3:]
+        assert all(code == 503 and text.startswith("starting: ") for code, text in answers[:-1]), answers[:3]
     finally:
         process.terminate()
         process.wait(timeout=15)
