@@ -31,6 +31,7 @@ if not startup.finished():  # a fresh server: answer at once, say what it is wai
 from core.models.loading import quiet_transformers_logging  # noqa: E402
 from core.models.memory import return_freed_memory  # noqa: E402
 from ui import classroom, state  # noqa: E402
+from ui.hosting import memory_notice  # noqa: E402
 
 quiet_transformers_logging()  # the host's choice, made here: loading a model never changes logger levels
 state.mark_frame()
@@ -48,4 +49,5 @@ except Exception as error:  # noqa: BLE001 - one page's bug must not take the fr
 
     page_failed(error)
 classroom.write_link()
+memory_notice()
 return_freed_memory()  # this run's transient buffers (a long trace, a training copy) back to the OS

@@ -17,15 +17,15 @@ from ui.export import show_figure
 from ui.figures import heatmap
 from ui.hosting import host_settings
 from ui.labels import md_escape, visible
-from ui.progress_cache import ProgressCache, digest
+from ui.progress_cache import ProgressCache, budgeted, digest
 from ui.training_views import LABELLED_POINTS, loss_curve, projection_figure
 
 PAIRS_FILE = Path(__file__).resolve().parent.parent / "assets" / "examples" / "contrastive_pairs.tsv"
 HELD_OUT_FILE = PAIRS_FILE.with_name("contrastive_heldout.tsv")
-_TRAINING = ProgressCache(max_entries=6)
+_TRAINING = ProgressCache(max_entries=6, name="training runs")
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
+@budgeted("pair vectors", max_entries=16)
 def batch_vectors(model_id: str, device: str, which: str, anchors: tuple[str, ...], positives: tuple[str, ...]):
     from core import embed_texts
 

@@ -10,6 +10,8 @@ import streamlit as st
 from core.hosting.model_access import ModelAccess, access_for
 from core.hosting.settings import HostSettings, SettingsError, current_settings
 
+from . import memory_budget
+
 _LOG = logging.getLogger("embedding_explorer.hosting")
 _PROBLEM: list[str] = []  # the settings' current problem, if any
 _DEFAULTS = HostSettings(source="defaults, because the settings have problems")
@@ -44,6 +46,9 @@ def settings_problem() -> str | None:
     return _PROBLEM[0] if _PROBLEM else None
 
 
+memory_budget.SERVER.set_limit(lambda: host_settings().memory_budget_mb * 2**20)
+
+
 def session_is_visitor() -> bool:
     """A visitor: anyone on a hosted server, and anyone connected from another machine. Streamlit reports
     no address for a loopback connection (the TCP peer; forwarded headers count only from a proxy on this
@@ -59,3 +64,12 @@ def session_is_visitor() -> bool:
 
 def model_access() -> ModelAccess:
     return access_for(host_settings(), visitor=session_is_visitor())
+
+
+def memory_notice() -> None:
+    """Tell the visitor when this run computed something again because the server's memory budget had
+    dropped it (the answer is the same; it only took longer)."""
+    again = sorted(set(memory_budget.take_recomputed()))
+    if again:
+        st.caption(f"Computed again: {', '.join(again)}. This server keeps at most "
+                   f"{host_settings().memory_budget_mb:,} MB of results for all its visitors and had made room for newer ones.")

@@ -15,7 +15,7 @@ from core.text.budget import CorpusBudget, text_budgets
 from core.text.idf import idf_weights
 from core.embed.sts import StsResult, evaluate_sts, read_sts
 
-from .progress_cache import ProgressCache, digest
+from .progress_cache import ProgressCache, budgeted, digest
 from .state import cached_model
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -34,31 +34,31 @@ def read_lines(path: Path) -> str:
     return path.read_text(encoding="utf-8").strip()
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
+@budgeted("STS sentences", max_entries=8)
 def sts_sentences(path: str) -> list[str]:
     return read_sts(path).unique_sentences()
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
+@budgeted("IDF weights", max_entries=16)
 def idf_for(model_id: str, device: str, corpus: tuple[str, ...]) -> np.ndarray:
     return idf_weights(cached_model(model_id, device).tokenizer, list(corpus))
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+@budgeted("token budgets", max_entries=32)
 def sentence_budgets(model_id: str, device: str, sentences: tuple[str, ...]) -> CorpusBudget:
     """The token budget of each sentence as ``embed_set`` feeds it to the model (default prompt included)."""
     model = cached_model(model_id, device)
     return text_budgets(model.tokenizer, sentences, model.info.max_seq_length, prompt=model.pipeline.resolve_prompt())
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+@budgeted("sentence sets", max_entries=32)
 def embed_set(model_id: str, device: str, sentences: tuple[str, ...], poolings: tuple[str, ...], idf: np.ndarray | None):
     from core import embed_texts
 
     return embed_texts(cached_model(model_id, device), list(sentences), pooling=list(poolings), normalize=True, idf=idf)
 
 
-_STS = ProgressCache(max_entries=8)
+_STS = ProgressCache(max_entries=8, name="STS results")
 
 
 def sts_result(model_id: str, device: str, content: bytes, n_pairs: int, poolings: tuple[str, ...], progress=None) -> StsResult:

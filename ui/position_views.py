@@ -10,9 +10,10 @@ from core.analysis.colour_scale import robust_limit  # noqa: F401 - the pages' c
 from core.analysis.positional import OffsetProfile, WordOrderResult, word_order_experiment
 
 from . import state
+from .progress_cache import budgeted
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+@budgeted("word-order experiments", max_entries=32)
 def word_order(model_id: str, device: str, text_a: str, text_b: str) -> WordOrderResult:
     """The word-order experiment (four small forward passes), once per model and pair of texts."""
     return word_order_experiment(state.cached_model(model_id, device), text_a, text_b)

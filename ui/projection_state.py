@@ -12,7 +12,7 @@ from core import embed_texts
 from core.embed.projection import ProjectionParams, project
 from core.text.budget import CorpusBudget, text_budgets
 
-from .progress_cache import ProgressCache, digest
+from .progress_cache import ProgressCache, budgeted, digest
 from .state import cached_model
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets" / "examples"
@@ -29,7 +29,7 @@ def example_frame(path: str) -> pd.DataFrame:
     return pd.read_csv(path, dtype=str, keep_default_na=False)
 
 
-_EMBEDDINGS = ProgressCache(max_entries=12)
+_EMBEDDINGS = ProgressCache(max_entries=12, name="sentence sets")
 
 
 def embeddings(model_id: str, device: str, texts: tuple[str, ...], layer: int | None, progress=None) -> np.ndarray:
@@ -40,7 +40,7 @@ def embeddings(model_id: str, device: str, texts: tuple[str, ...], layer: int | 
         normalize=True, layer=layer, batch_size=64, progress=progress))
 
 
-_BUDGETS = ProgressCache(max_entries=16)
+_BUDGETS = ProgressCache(max_entries=16, name="token budgets")
 
 
 def budgets(model_id: str, device: str, texts: tuple[str, ...]) -> CorpusBudget:
@@ -52,6 +52,6 @@ def budgets(model_id: str, device: str, texts: tuple[str, ...]) -> CorpusBudget:
     return _BUDGETS.get_or_compute((model_id, device, digest(texts)), compute)
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
+@budgeted("projections", max_entries=16)
 def projection(vectors: np.ndarray, params: ProjectionParams) -> np.ndarray:
     return project(vectors, params)

@@ -41,12 +41,18 @@ EXAMPLE_MODELS = [
 ]
 
 
-@st.cache_resource(max_entries=3, show_spinner=False)
+# Models count against the memory budget (their float32 weights) but are never dropped by it: at most
+# three, each under the host's size cap.
+_MODELS = ProgressCache(max_entries=3, name="models", pinned=True,
+                        size_of=lambda model: 4 * int(model.info.parameter_count or 0))
+
+
 def cached_model(model_id: str, device: str) -> ExplorerModel:
     """One loaded model per (id, device) for the whole process, shared by all sessions. Folders are
     kept under their absolute path (``model_key``), so an id that reads as a hub id loads from the hub
     only: a visitor's 'owner/name' can never pick up a folder of that name on the server."""
-    return load_model(model_id, device, allow_folders=Path(model_id).is_absolute())
+    return _MODELS.get_or_compute((model_id, device), lambda: load_model(model_id, device,
+                                                                         allow_folders=Path(model_id).is_absolute()))
 
 
 # Traces are shared, not copied: a hit hands every session the same read-only Trace (st.cache_data
@@ -54,7 +60,8 @@ def cached_model(model_id: str, device: str) -> ExplorerModel:
 # (Trace.nbytes: a 256-token trace of the bundled model holds ~50 MB) and by age.
 TRACE_CACHE_ENTRIES = 8
 TRACE_CACHE_BYTES = 256 * 2**20
-_TRACES = ProgressCache(max_entries=TRACE_CACHE_ENTRIES, max_bytes=TRACE_CACHE_BYTES, ttl_seconds=3600)
+_TRACES = ProgressCache(max_entries=TRACE_CACHE_ENTRIES, max_bytes=TRACE_CACHE_BYTES, ttl_seconds=3600, name="traces",
+                        size_of=lambda trace: trace.nbytes)
 
 
 def cached_trace(model_id: str, device: str, text: str) -> Trace:
