@@ -22,7 +22,7 @@ from ui.training_views import LABELLED_POINTS, loss_curve, projection_figure
 
 PAIRS_FILE = Path(__file__).resolve().parent.parent / "assets" / "examples" / "contrastive_pairs.tsv"
 HELD_OUT_FILE = PAIRS_FILE.with_name("contrastive_heldout.tsv")
-_TRAINING = ProgressCache(max_entries=6, name="training runs")
+_TRAINING = ProgressCache(max_entries=6, name="training runs", long_work="training run")
 
 
 @budgeted("pair vectors", max_entries=16)

@@ -58,7 +58,7 @@ def embed_set(model_id: str, device: str, sentences: tuple[str, ...], poolings: 
     return embed_texts(cached_model(model_id, device), list(sentences), pooling=list(poolings), normalize=True, idf=idf)
 
 
-_STS = ProgressCache(max_entries=8, name="STS results")
+_STS = ProgressCache(max_entries=8, name="STS results", long_work="STS evaluation")
 
 
 def sts_result(model_id: str, device: str, content: bytes, n_pairs: int, poolings: tuple[str, ...], progress=None) -> StsResult:

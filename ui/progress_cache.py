@@ -39,7 +39,7 @@ def digest(items) -> str:
 class ProgressCache:
     def __init__(self, max_entries: int, *, max_bytes: int | None = None, size_of: Callable[[object], int] | None = None,
                  ttl_seconds: float | None = None, name: str = "results", pinned: bool = False,
-                 budget: memory_budget.MemoryBudget | None = memory_budget.SERVER):
+                 budget: memory_budget.MemoryBudget | None = memory_budget.SERVER, long_work: str | None = None):
         self.max_entries = max_entries
         self.max_bytes = max_bytes
         self._size_of = size_of or memory_budget.nbytes_of
@@ -54,6 +54,7 @@ class ProgressCache:
         self._lock = threading.Lock()
         self._key_locks: dict[Hashable, threading.Lock] = {}
         self._budget = budget           # None: bounded only by its own limits
+        self.long_work = long_work      # what one computation is called while it waits its turn (ui/work_queue.py)
         if budget is not None:
             budget.register(self)
 
@@ -114,6 +115,13 @@ class ProgressCache:
         found = self.get(key)
         if found is not None:
             return found
+        if self.long_work is not None:  # one long job at a time on the server: the turn first, then the key
+            from .work_queue import queued
+
+            return queued(self.long_work, lambda: self._compute_once(key, compute))
+        return self._compute_once(key, compute)
+
+    def _compute_once(self, key: Hashable, compute: Callable[[], T]) -> T:
         with self._lock:
             key_lock = self._key_locks.setdefault(key, threading.Lock())
         with key_lock:  # a second session asking for the same key waits for the first
@@ -153,11 +161,11 @@ def _key_part(value):
     return value
 
 
-def budgeted(name: str, max_entries: int):
+def budgeted(name: str, max_entries: int, long_work: str | None = None):
     """Memoise a function in a ProgressCache under the memory budget (instead of st.cache_data, which
     pickles a copy on every hit and cannot be bounded by bytes). Its results are shared: read-only."""
     def decorate(function):
-        cache = ProgressCache(max_entries=max_entries, name=name)
+        cache = ProgressCache(max_entries=max_entries, name=name, long_work=long_work)
 
         @functools.wraps(function)
         def wrapper(*args, **kwargs):

@@ -29,7 +29,7 @@ def example_frame(path: str) -> pd.DataFrame:
     return pd.read_csv(path, dtype=str, keep_default_na=False)
 
 
-_EMBEDDINGS = ProgressCache(max_entries=12, name="sentence sets")
+_EMBEDDINGS = ProgressCache(max_entries=12, name="sentence sets", long_work="embedding of the sentence set")
 
 
 def embeddings(model_id: str, device: str, texts: tuple[str, ...], layer: int | None, progress=None) -> np.ndarray:
@@ -52,6 +52,6 @@ def budgets(model_id: str, device: str, texts: tuple[str, ...]) -> CorpusBudget:
     return _BUDGETS.get_or_compute((model_id, device, digest(texts)), compute)
 
 
-@budgeted("projections", max_entries=16)
+@budgeted("projections", max_entries=16, long_work="projection")
 def projection(vectors: np.ndarray, params: ProjectionParams) -> np.ndarray:
     return project(vectors, params)

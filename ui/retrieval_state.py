@@ -149,13 +149,14 @@ def held_out_queries(name: str, query: str) -> tuple[tuple[str, ...], tuple[int,
 # Cached work
 # ---------------------------------------------------------------------------------------------
 
-_INDEXES = ProgressCache(max_entries=6, size_of=lambda index: index.nbytes, name="corpora")
-_VECTOR_INDEXES = ProgressCache(max_entries=2, size_of=lambda pair: pair[0].nbytes, name="uploaded corpora")
+_INDEXES = ProgressCache(max_entries=6, size_of=lambda index: index.nbytes, name="corpora", long_work="corpus embedding")
+_VECTOR_INDEXES = ProgressCache(max_entries=2, size_of=lambda pair: pair[0].nbytes, name="uploaded corpora",
+                                 long_work="corpus index")
 _QUERIES = ProgressCache(max_entries=64, name="queries")
 _EXPLAIN = ProgressCache(max_entries=24, name="explanations")
 _WHATIF = ProgressCache(max_entries=24, name="what-ifs")
 _SCORES = ProgressCache(max_entries=24, name="score distributions")
-_TEACH = ProgressCache(max_entries=8, name="retrieval fixes")
+_TEACH = ProgressCache(max_entries=8, name="retrieval fixes", long_work="training run")
 
 
 def index_key(model_id: str, device: str, passages: tuple[str, ...], chunking: Chunking, document_prompt: str) -> tuple:
@@ -185,7 +186,7 @@ def vector_index(key: tuple, passages: tuple[str, ...], vectors) -> tuple[Corpus
                                                                    document_prompt=document_prompt))
 
 
-_RECALL = ProgressCache(max_entries=8, name="recall evaluations")
+_RECALL = ProgressCache(max_entries=8, name="recall evaluations", long_work="recall evaluation")
 
 
 def example_recall(key: tuple, index: CorpusIndex, example_name: str, query_prompt: str) -> dict[int, float]:
