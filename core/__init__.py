@@ -10,27 +10,41 @@ declares), ``text``, ``trace``, ``embed`` and ``analysis`` (the numbers pages sh
     >>> trace.tokens.tokens, trace.hidden_states.shape, trace.attentions.shape
 """
 
-from .models.architectures import ARCHITECTURES, Architecture, supported_model_types
-from .models.bundled import BUNDLED_MODEL_ID
-from .models.devices import available_devices, resolve_device
-from .embed.embedding import embed_texts
-from .errors import (
-    DeviceError,
-    ExplorerError,
-    InputTextError,
-    ModelIntegrityError,
-    ModelLoadError,
-    ModelTooLargeError,
-    UnsupportedArchitectureError,
-)
-from .models.hooks import count_registered_hooks
-from .models.explorer_model import ExplorerModel
-from .models.loading import build_model_from_config, load_model
-from .models.model_info import ModelInfo
-from .pipeline.pooling import POOLING_FUNCTIONS, POOLING_LABELS, POOLING_MODES, l2_normalize, pool
-from .pipeline.sentence_pipeline import SentencePipeline
-from .text.tokenization import TokenizedText, Truncation, gpt2_tokenizer, tokenize
-from .trace import EmbeddingStage, LayerTrace, Trace, trace_text
+import importlib
+
+# Names load on first use (PEP 562): `import core.hosting.settings` or `core.errors` stays light (no
+# torch), while `from core import load_model` works as before.
+_EXPORTS = {
+    ".models.architectures": ("ARCHITECTURES", "Architecture", "supported_model_types"),
+    ".models.bundled": ("BUNDLED_MODEL_ID",),
+    ".models.devices": ("available_devices", "resolve_device"),
+    ".embed.embedding": ("embed_texts",),
+    ".errors": ("DeviceError", "ExplorerError", "InputTextError", "ModelIntegrityError", "ModelLoadError",
+                "ModelTooLargeError", "UnsupportedArchitectureError"),
+    ".models.hooks": ("count_registered_hooks",),
+    ".models.explorer_model": ("ExplorerModel",),
+    ".models.loading": ("build_model_from_config", "load_model"),
+    ".models.model_info": ("ModelInfo",),
+    ".pipeline.pooling": ("POOLING_FUNCTIONS", "POOLING_LABELS", "POOLING_MODES", "l2_normalize", "pool"),
+    ".pipeline.sentence_pipeline": ("SentencePipeline",),
+    ".text.tokenization": ("TokenizedText", "Truncation", "gpt2_tokenizer", "tokenize"),
+    ".trace": ("EmbeddingStage", "LayerTrace", "Trace", "trace_text"),
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+
+
+def __getattr__(name: str):
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'core' has no attribute '{name}'")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_MODULE_OF))
+
 
 __all__ = [
     "ARCHITECTURES", "Architecture", "BUNDLED_MODEL_ID", "DeviceError", "EmbeddingStage", "ExplorerError",

@@ -244,9 +244,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     args = build_parser().parse_args(argv)
-    from .models.loading import quiet_transformers_logging
+    if args.command != "settings":  # the settings check stays light: no torch, no transformers
+        from .models.loading import quiet_transformers_logging
 
-    quiet_transformers_logging()
+        quiet_transformers_logging()
     try:
         return args.run(args)
     except ExplorerError as error:
