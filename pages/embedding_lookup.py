@@ -71,7 +71,7 @@ st.caption(f"Row *t* of this picture is row *id* of the {info.vocab_size:,} × {
            + ("this model adds no position vector (RoPE), so they stay equal in 'what enters layer 1' too. "
               if info.position_kind == "rope" else "after the position row is added ('what enters layer 1') they no longer do. ")
            + f"Colours saturate at ±{limit:.3f} (99 % of the values are smaller) so a few large dimensions don't wash "
-           "out the rest; hover shows the exact value.")
+           "out the rest; hover shows each value to 3 decimals.")
 
 # -- 2 · the table -----------------------------------------------------------------------------
 st.subheader("The table")
@@ -125,7 +125,7 @@ show_figure(rows_own_scale(parts.vectors, list(parts.names), parts_limits), key=
             name=f"embedding-parts-token{choice}")
 st.caption(
     "Each row has its own colour scale, ± the value in its label (99 % of that row's values are smaller; hover shows "
-    f"the exact value). The scales run from ±{min(parts_limits):.3g} to ±{max(parts_limits):.3g}: one shared scale "
+    f"each value to 3 decimals). The scales run from ±{min(parts_limits):.3g} to ±{max(parts_limits):.3g}: one shared scale "
     "would wash the small rows out to white. The table's L2 norms compare the rows' sizes."
 )
 st.dataframe(stats, hide_index=True, width="stretch")

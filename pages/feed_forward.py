@@ -113,7 +113,7 @@ cap = colour_cap(acts[:, neurons])
 if cap.clipped:
     st.caption(f"The colours stop at ±{cap.limit:.2f} so that one outlier does not wash out the "
                f"rest: the largest value here is {cap.largest:.2f} "
-               "(hover for every exact value).")
+               "(hover shows every value, uncapped, to 3 decimals).")
 shares = near_zero_by_layer(trace, eps)
 share = near_zero_share(acts, eps)
 st.markdown(f"**Near zero after the non-linearity**: in layer {layer_index + 1}, **{share:.0%}** of the "

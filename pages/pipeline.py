@@ -12,7 +12,7 @@ from core.analysis.vector_stats import max_abs_difference
 from ui import state
 from ui.common import model_caption, stage_header, truncation_notice
 from ui.export import show_figure
-from ui.labels import md_escape
+from ui.labels import md_escape, signed_number
 from ui.page_list import stage_pages
 from ui.pipeline_state import reference_encode
 from ui.pipeline_views import stage_diagram
@@ -84,9 +84,9 @@ else:
     pair_cosine = cosine(trace.native_embedding, second.native_embedding)
     reading = ("nearly the same meaning" if pair_cosine > 0.8 else "closely related" if pair_cosine > 0.55 else
                "somewhat related" if pair_cosine > 0.3 else "mostly unrelated")
-    st.metric("cosine similarity", f"{pair_cosine:.4f}")
+    st.metric("cosine similarity", signed_number(pair_cosine, 4))
     if info.similarity_fn_name != "cosine":  # what this model's own pipeline compares with
         st.metric(f"this model's own similarity ({SIMILARITY_LABELS[info.similarity_fn_name]})",
-                  f"{similarity(trace.native_embedding, second.native_embedding, info.similarity_fn_name):.4f}")
+                  signed_number(similarity(trace.native_embedding, second.native_embedding, info.similarity_fn_name), 4))
     st.markdown(f"For {md_escape(info.model_id)} this reads as **{reading}**: scores are relative; what matters for search "
                 "is the ranking against other candidates, not the absolute number.")

@@ -15,7 +15,7 @@ from ui import state
 from ui.common import model_caption, stage_header, truncation_notice, window_caption, window_warning
 from ui.export import show_figure
 from ui.figures import heatmap, matrix_grid, token_heatmap
-from ui.labels import md_escape, text_label, unique_labels, visible
+from ui.labels import md_escape, signed_number, text_label, unique_labels, visible
 from ui.pooling_views import max_wins_bar, sts_bars, sts_scatter
 from ui.pooling_state import (
     EXAMPLE_SETS, MAX_SENTENCES, STS_FILES, embed_set, idf_for, read_lines, sentence_budgets, sts_result, sts_sentences,
@@ -192,7 +192,8 @@ with tab_similarity:
         show_figure(matrix_grid(matrices, short, tick_text=range(1, len(sentences) + 1)), key="pool_matrices",
                     name="cosine-matrices-by-pooling")
         st.caption("Row and column numbers are the # of the sentence list above (row i, column j = cosine of sentences i and j)"
-                   + ("; each cell prints its cosine." if len(sentences) <= 10 else "; hover a cell for its cosine."))
+                   + ("; each cell prints its cosine to 2 decimals (hover for 3)." if len(sentences) <= 10
+                      else "; hover a cell for its cosine (3 decimals)."))
 
         st.subheader("Why are these two similar?")
         st.markdown("The cosine score splits exactly into token pairs: for mean pooling each pair (i, j) contributes "
@@ -233,7 +234,8 @@ with tab_similarity:
         figure = heatmap(split.contributions, x_labels=unique_labels(trace_b.tokens.tokens), y_labels=unique_labels(trace_a.tokens.tokens),
                          zmin=-limit, zmax=limit, x_title="sentence B tokens", y_title="sentence A tokens", decimals=5,
                          hover="%{y} × %{x}: %{z:.5f}",
-                         title=f"token-pair shares of cos = {split.cosine:.4f} (they sum to {split.total:.4f})")
+                         title=f"token-pair shares of cos = {signed_number(split.cosine, 4)} "
+                               f"(they sum to {signed_number(split.total, 4)})")
         show_figure(figure, key="pool_pairs", name=f"token-pairs-{chosen}-s{first + 1}-s{second + 1}")
         pairs = pd.DataFrame(
             [(visible(split.tokens_a[i]), visible(split.tokens_b[j]), value) for i, j, value in split.top_pairs(8)],

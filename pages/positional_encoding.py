@@ -22,7 +22,7 @@ from ui import state
 from ui.common import model_caption, stage_header, truncation_notice
 from ui.export import show_figure
 from ui.figures import heatmap
-from ui.labels import md_escape
+from ui.labels import md_escape, signed_number
 
 WINDOW = 64   # positions per positions × dimensions heatmap (the T × T views always show every position)
 KIND = {
@@ -124,7 +124,7 @@ if info.position_kind in ("learned", "learned+relative") and trace.embeddings.po
                             y_title="position", decimals=3, zmin=-limit, zmax=limit,
                             hover="position %{y} · dim %{x}: %{z:.3f}"),
                     key="pos_learned_heat", name=f"learned-positions{start}-{stop - 1}")
-        st.caption(f"Colours saturate at ±{limit:.3f} (99 % of the values are smaller); hover shows the exact value.")
+        st.caption(f"Colours saturate at ±{limit:.3f} (99 % of the values are smaller); hover shows each value to 3 decimals.")
     else:
         show_figure(heatmap(learned_cos, x_title="position", y_title="position", decimals=3, zmin=-1, zmax=1,
                             hover="positions %{y} · %{x}: %{z:.3f}"), key="pos_learned_cos", name="learned-positions-cosine")
@@ -204,9 +204,9 @@ except Exception as error:  # noqa: BLE001 - a page never shows a stack trace
     st.error(f"The experiment failed: {type(error).__name__}: {md_escape(str(error)[:200])}")
 if result is not None:
     cols = st.columns(2)
-    cols[0].metric("cosine similarity, as the model computes it", f"{result.cosine:.6f}")
-    cols[1].metric("cosine similarity, position information removed", f"{result.cosine_without_positions:.6f}",
-                   delta=f"{result.cosine_without_positions - result.cosine:+.6f}", delta_color="off")
+    cols[0].metric("cosine similarity, as the model computes it", signed_number(result.cosine, 6))
+    cols[1].metric("cosine similarity, position information removed", signed_number(result.cosine_without_positions, 6),
+                   delta=signed_number(result.cosine_without_positions - result.cosine, 6, plus=True), delta_color="off")
     st.markdown(f"Removed: {result.plan.description}.")
     if result.identical_tokens:
         st.caption("The two texts have exactly the same tokens in the same order.")

@@ -14,7 +14,7 @@ from core.analysis.token_view import MIN_POINTS, token_view
 from ui import state
 from ui.common import stage_header, window_caption, window_warning
 from ui.export import show_figure
-from ui.labels import md_escape, token_label, visible
+from ui.labels import md_escape, visible
 from ui.projection_views import projection_scatter, token_scatter
 from ui.projection_state import EXAMPLE_SETS, MAX_EMBED, MAX_TYPED, budgets, embeddings, example_frame, projection
 
@@ -36,7 +36,7 @@ def same_token_table(hidden_of: dict, tokens_of: dict, special_of: dict, layer: 
     choices = sorted(repeated, key=lambda t: (-len({s for s, _ in repeated[t]}), not t.isalpha(), -len(t), t))
     if st.session_state.get("proj_same_token") not in choices:
         st.session_state["proj_same_token"] = _default_token(repeated)
-    token = st.selectbox("Same token in different sentences", choices, key="proj_same_token", format_func=token_label)
+    token = st.selectbox("Same token in different sentences", choices, key="proj_same_token", format_func=visible)
     pairs = occurrence_cosines([hidden_of[n] for n in numbers], repeated[token], token)
     layers = pairs[0].cosines.shape[0]
 
@@ -51,7 +51,7 @@ def same_token_table(hidden_of: dict, tokens_of: dict, special_of: dict, layer: 
         table[f"layer {index}" + (" (shown)" if index == layer else "")] = [round(float(p.cosines[index]), 3) for p in pairs]
     st.dataframe(table, hide_index=True, width="stretch")
     summary = summarise_occurrences(pairs, layer)
-    word = f"“{md_escape(token_label(token))}”"
+    word = f"“{md_escape(visible(token))}”"
 
     def spread(low, high):
         return f"{low:.3f}" if len(pairs) == 1 else f"{low:.3f}–{high:.3f}"

@@ -14,7 +14,7 @@ from ui import retrieval_state as rs
 from ui import state
 from ui.common import stage_header, window_warning
 from ui.export import show_figure
-from ui.labels import md_escape, visible
+from ui.labels import md_escape, signed_number, visible
 from ui.page_list import HOME
 from ui.retrieval_views import (
     is_hamming, layer_similarity_lines, pair_heatmap, passage_label, passage_preview, score_histograms, shared_limit,
@@ -236,9 +236,9 @@ expected_rank, expected_score, top_score = ranking.rank_of(expected), float(rank
 with summary:
     m1, m2, m3 = st.columns(3)
     m1.metric(f"rank of the passage you expected ({passage_name(expected)})", f"{expected_rank:,} of {n:,}")
-    m2.metric("its score", f"{expected_score:.5f}", help=f"{md_escape(ranking.similarity)} of the query's vector and the passage's: "
+    m2.metric("its score", signed_number(expected_score, 5), help=f"{md_escape(ranking.similarity)} of the query's vector and the passage's: "
               "higher ranks higher. Whether it is high for this model: 'Is this score high?' below.")
-    m3.metric("top passage", f"{passage_name(top)} · {top_score:.5f}")
+    m3.metric("top passage", f"{passage_name(top)} · {signed_number(top_score, 5)}")
 st.session_state["rt_k"] = min(max(int(st.session_state["rt_k"]), 1), min(50, n))
 k = st.slider("Passages to list (top-k)", 1, min(50, n), key="rt_k")
 listed = [p for p, _ in ranking.top(k)]
@@ -452,8 +452,8 @@ if st.session_state.get("rt_teach_request") == teach_request:
         r1, r2, r3 = st.columns(3)
         r1.metric(f"rank of {passage_name(expected)}", f"{result.rank_before:,} → {result.rank_after:,}",
                   delta=result.rank_before - result.rank_after, help="Positive: it moved up.")
-        r2.metric("its score", f"{result.score_before:.5f} → {result.score_after:.5f}",
-                  delta=f"{result.score_after - result.score_before:+.5f}")
+        r2.metric("its score", f"{signed_number(result.score_before, 5)} → {signed_number(result.score_after, 5)}",
+                  delta=signed_number(result.score_after - result.score_before, 5, plus=True))
         r3.metric("training time", f"{result.seconds:.1f} s for {len(result.losses)} steps",
                   help="The steps alone; embedding the corpus with the copy before and after takes longer.")
         st.caption("Negatives used: " + ", ".join(passage_name(q) for q in result.negatives) + ".")

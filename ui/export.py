@@ -11,7 +11,6 @@ process). Where the server has no Chromium, PNG and SVG are disabled with a note
 
 from __future__ import annotations
 
-import html
 import logging
 import re
 import shutil
@@ -22,6 +21,7 @@ from functools import lru_cache
 import streamlit as st
 
 from .figure_data import figure_csv, figure_json
+from .labels import plotly_escape
 
 logger = logging.getLogger("explorer.export")
 
@@ -81,7 +81,7 @@ def styled_for_export(fig, title: str | None = None):
     copy.update_yaxes(automargin=True)
     if title and not (fig.layout.title and fig.layout.title.text):
         # on the page the chart's title is the text above it; a file on its own needs one
-        copy.update_layout(title=dict(text=html.escape(title), x=0.01, xanchor="left"),
+        copy.update_layout(title=dict(text=plotly_escape(title), x=0.01, xanchor="left"),
                            margin=dict(t=max(60, (fig.layout.margin.t or 0) + 40)))
     return copy
 

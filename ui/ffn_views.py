@@ -1,5 +1,5 @@
 """Figures of the feed-forward page. Token labels go through ``labels.unique_labels``
-(escaped, invisible characters made visible); values are rounded before they are sent."""
+(escaped once for Plotly, invisible characters made visible); values are rounded before they are sent."""
 
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ def ffn_diagram(shape: FFNShape) -> str:
 def activation_heatmap(values: np.ndarray, tokens, neurons: np.ndarray) -> go.Figure:
     """Tokens × chosen neurons, colour centred on 0."""
     # One outlier neuron (often on [CLS]) would wash every other cell out: the colours saturate at the
-    # 99th percentile of |activation| and the hover keeps the true value.
+    # 99th percentile of |activation| and the hover keeps the true value (to 3 decimals).
     top = colour_cap(values).limit
     n = values.shape[0]
     figure = heatmap(values, x_labels=[f"n{int(i)}" for i in neurons], y_labels=unique_labels(tokens),
@@ -109,7 +109,8 @@ def residual_norms(stream: ResidualStream, tokens, *, shown: np.ndarray) -> go.F
     for t in shown:
         figure.add_trace(go.Scatter(x=stages, y=_r(stream.norms[:, t], 3), mode="lines+markers", name=labels[t],
                                     line=dict(width=1.5), marker=dict(size=5),
-                                    hovertemplate=labels[t] + " · %{x}: ‖x‖ = %{y:.3f}<extra></extra>"))
+                                    # the token enters as the trace name, not as template text: a token like %{y} stays text
+                                    hovertemplate="%{fullData.name} · %{x}: ‖x‖ = %{y:.3f}<extra></extra>"))
     figure.add_trace(go.Scatter(x=stages, y=_r(stream.norms.mean(1), 3), mode="lines", name="mean of all tokens",
                                 line=dict(color="black", dash="dash", width=2.5),
                                 hovertemplate="mean · %{x}: %{y:.3f}<extra></extra>"))

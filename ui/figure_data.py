@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import base64
 import csv
-import html
 import io
 import json
 import math
-import re
 from typing import Any
 
 import numpy as np
+
+from .labels import plotly_shown
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _POINT_ARRAYS = ("x", "y", "z", "text", "hovertext", "customdata")
@@ -142,15 +142,12 @@ def _matrix(trace) -> tuple[list[list], list, list]:
 
 # --- labels as the chart shows them -------------------------------------------------------------
 
-_PLOTLY_TAGS = re.compile(r"</?(?:b|i|em|s|u|sub|sup|span|a)(?:\s[^>]*)?>", re.IGNORECASE)
-_BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
-
-
 def shown_text(text: str) -> str:
-    """A label as the chart displays it: Plotly's own tags (<b>, <br>, <span …>) dropped and HTML entities
-    decoded, so the file holds the token the user typed ("<script>"), not the escaped form the page sent to
-    the browser ("&lt;script&gt;"). Invisible characters stay in the visible form the page gave them (␣, ⟨U+200B⟩)."""
-    return html.unescape(_PLOTLY_TAGS.sub("", _BREAK.sub(" ", text)))
+    """A label as the chart displays it (``labels.plotly_shown``, Plotly.js's own rules): its tags (<b>, <br>,
+    <span …>) dropped and its entities decoded once, so the file holds the token the user typed ("<script>",
+    'say "hi"'), not the escaped form the page sent to the browser ("&lt;script&gt;"). Raw newlines stay
+    (the csv module quotes them); invisible characters stay in the visible form the page gave them (␣, ⟨U+200B⟩)."""
+    return plotly_shown(text, keep_newlines=True)
 
 
 def _shown(value: Any) -> Any:

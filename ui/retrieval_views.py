@@ -2,7 +2,7 @@
 split of a score, query tokens coloured by their share, per-layer similarity, what-if bars,
 scores against the corpus's own, and the training run's loss.
 
-Labels from user text go through ``labels`` (escaped once); HTML goes to st.html, which sanitises again.
+Labels from user text go through ``labels`` (escaped once for Plotly); HTML goes to st.html, which sanitises again.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from .figures import heatmap
-from .labels import html_escape, unique_labels, visible
+from .labels import html_escape, plotly_escape, signed_number, unique_labels, visible
 from .tokens import CHIP_STYLE
 from .training_views import loss_curve
 
@@ -57,8 +57,8 @@ def pair_heatmap(word_matrix: np.ndarray, query_tokens, passage_words, word_shar
     shown = word_matrix[:, keep]
     words = [passage_words[i] for i in keep]
     limit = limit or (float(np.abs(shown).max()) if shown.size else 1.0)
-    x_labels = _plotly(unique_labels([w if len(w) <= 18 else w[:17] + "…" for w in words]))
-    figure = heatmap(shown, x_labels=x_labels, y_labels=_plotly(unique_labels(query_tokens)), zmin=-(limit or 1.0),
+    x_labels = unique_labels([w if len(w) <= 18 else w[:17] + "…" for w in words])
+    figure = heatmap(shown, x_labels=x_labels, y_labels=unique_labels(query_tokens), zmin=-(limit or 1.0),
                      zmax=limit or 1.0, decimals=5, hover="%{y} × %{x}: %{z:.5f}", title=title,
                      x_title="passage words" + (f" (the {len(keep)} strongest of {len(passage_words)}, in text order)"
                                                 if len(keep) < len(passage_words) else ""),
@@ -118,7 +118,7 @@ def what_if_bars(items, *, expected_label: str) -> go.Figure:
     from plotly.subplots import make_subplots
 
     items = list(items)
-    labels = _plotly(_unique([html_escape(visible(item.label, show_spaces=False)) for item in items]))
+    labels = _unique([plotly_escape(visible(item.label, show_spaces=False)) for item in items])
     figure = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.03,
                            subplot_titles=(f"places {expected_label} moves up (+) or down (−)", "change of its score"))
     seen = set()
@@ -151,11 +151,6 @@ def is_hamming(item) -> bool:
     return item.group == "quantisation" and item.label.startswith("binary")
 
 
-def _plotly(labels: list[str]) -> list[str]:
-    """Escaped labels as Plotly reads them: it decodes &amp; &lt; &gt; and numeric entities, not &quot;."""
-    return [label.replace("&quot;", "&#34;") for label in labels]
-
-
 def _unique(labels: list[str]) -> list[str]:
     """Plotly merges equal category labels: number the repeats."""
     return [f"{label} ({index + 1})" if labels.count(label) > 1 else label for index, label in enumerate(labels)]
@@ -179,10 +174,10 @@ def score_histograms(random_pairs: np.ndarray, query_scores: np.ndarray, marks: 
     dashes = ("solid", "dash", "dot")
     for number, (name, score) in enumerate(marks.items()):
         figure.add_vline(x=float(score), line_dash=dashes[number % 3], line_color="#10243e",
-                         annotation_text=f"{html_escape(name)}: {score:.5f}",
+                         annotation_text=f"{plotly_escape(name)}: {signed_number(score, 5)}",
                          annotation_position="top left" if number % 2 else "top right")
     figure.update_layout(barmode="overlay", height=320, margin=dict(l=10, r=10, t=40, b=10),
-                         xaxis_title=f"score ({html_escape(similarity)})", yaxis_title="% of the scores",
+                         xaxis_title=f"score ({plotly_escape(similarity)})", yaxis_title="% of the scores",
                          legend=dict(orientation="h", yanchor="bottom", y=1.08, x=0))
     return figure
 
