@@ -14,6 +14,7 @@ from core.analysis.token_view import MIN_POINTS, token_view
 from ui import state
 from ui.common import stage_header, window_caption, window_warning
 from ui.export import show_figure
+from ui.hosting import host_settings
 from ui.labels import md_escape, visible
 from ui.projection_views import projection_scatter, token_scatter
 from ui.projection_state import EXAMPLE_SETS, MAX_EMBED, MAX_TYPED, budgets, embeddings, example_frame, projection
@@ -167,8 +168,9 @@ budget = None   # token budgets of the texts the page embeds itself
 if chosen.vectors is not None:
     vectors = check_vectors(chosen.vectors)
 else:
-    if n > MAX_EMBED:
-        st.error(f"{n:,} sentences: the page embeds at most {MAX_EMBED:,}. Embed them with "
+    embed_cap = min(MAX_EMBED, host_settings().max_sentences)  # the host may set a lower cap for a class
+    if n > embed_cap:
+        st.error(f"{n:,} sentences: the page embeds at most {embed_cap:,}. Embed them with "
                  "`python -m core embed --input FILE --text-column NAME --out vectors.parquet` and upload the Parquet.")
         st.stop()
     budget = budgets(st.session_state[state.MODEL_KEY], st.session_state[state.DEVICE_KEY], texts)

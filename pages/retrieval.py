@@ -12,6 +12,7 @@ from core.retrieval.teach import MAX_TEACH_STEPS
 from core.text.datasets import read_table, vectors_from_column
 from ui import retrieval_state as rs
 from ui import state
+from ui.hosting import host_settings
 from ui.common import stage_header, window_warning
 from ui.export import show_figure
 from ui.labels import md_escape, signed_number, visible
@@ -50,6 +51,7 @@ summary = st.container()  # the expected passage's rank, once it is known
 
 # ---------------------------------------------------------------- query and corpus
 st.header("Query and corpus")
+passage_cap = min(MAX_PASSAGES, host_settings().max_passages)  # the host may set a lower cap for a class
 choice = st.radio("Corpus", rs.CORPUS_CHOICES, format_func=rs.CORPUS_LABELS.get, key="rt_corpus", horizontal=True,
                   on_change=rs.corpus_changed)
 example = rs.example(choice) if choice in rs.EXAMPLES else None
@@ -72,11 +74,11 @@ try:
         raw = example.passages
     elif choice == "pasted":
         st.text_area("Passages, one per line", key="rt_pasted", height=180, max_chars=4_000_000,
-                     help=f"Blank lines are skipped; at most {MAX_PASSAGES:,} passages.")
+                     help=f"Blank lines are skipped; at most {passage_cap:,} passages.")
         raw = st.session_state["rt_pasted"].splitlines()
     else:
         upload = st.file_uploader(f"Passages as a table: CSV, TSV, Parquet, JSONL, or TXT (one per line); at most "
-                                  f"{MAX_PASSAGES:,}", type=["csv", "tsv", "parquet", "jsonl", "ndjson", "txt"], key="rt_upload")
+                                  f"{passage_cap:,}", type=["csv", "tsv", "parquet", "jsonl", "ndjson", "txt"], key="rt_upload")
         if upload is None:
             st.info("Upload a file of passages to rank them.")
         else:
@@ -90,7 +92,7 @@ try:
                 raw = [str(text) for text in frame[column].tolist()]
             else:
                 raw, dropped = passages_from_table(frame, column)
-    passages = (tuple(raw) if precomputed is not None else tuple(clean_passages(raw))) if raw is not None else None
+    passages = (tuple(raw) if precomputed is not None else tuple(clean_passages(raw, passage_cap))) if raw is not None else None
 except ExplorerError as error:
     st.error(md_escape(str(error)))
     passages = None
@@ -419,12 +421,14 @@ st.markdown(f"A few contrastive steps on a private copy of the model: the query 
             + (", and the example's other queries, never trained on, say whether the fix carries over or breaks "
                "something." if example is not None else "."))
 held_out = rs.held_out_queries(choice, query) if example is not None else ((), ())
-if n > MAX_PASSAGES:  # the trained copy embeds the whole corpus again, twice
-    st.info(f"Training re-embeds the corpus with the copy: this page does that for at most {MAX_PASSAGES:,} passages "
+if n > passage_cap:  # the trained copy embeds the whole corpus again, twice
+    st.info(f"Training re-embeds the corpus with the copy: this page does that for at most {passage_cap:,} passages "
             f"(this corpus has {n:,}).")
     st.stop()
 t1, t2 = st.columns([3, 1], vertical_alignment="bottom")
-steps = t1.slider("Training steps", 1, MAX_TEACH_STEPS, key="rt_steps")
+step_cap = min(MAX_TEACH_STEPS, host_settings().max_training_steps)
+st.session_state["rt_steps"] = min(int(st.session_state.get("rt_steps", 8)), step_cap)
+steps = t1.slider("Training steps", 1, step_cap, key="rt_steps")
 teach_request = rs.teach_key(key, query, expected, int(steps), held_out)
 if t2.button("Train a copy on this pair", key="rt_teach", type="primary"):
     st.session_state["rt_teach_request"] = teach_request
