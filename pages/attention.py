@@ -25,7 +25,7 @@ from ui import state
 from ui.common import model_caption, stage_header, truncation_notice
 from ui.export import show_figure
 from ui.figures import token_heatmap, vector_bar
-from ui.labels import md_escape, unique_labels, visible
+from ui.labels import md_escape, unique_labels, visible, zero_unsigned
 
 GRID_FULL_MAX = 64        # up to this many tokens the grid of all heads has every cell
 MAP_FULL_MAX = 256        # the enlarged map has every cell up to here, block averages above
@@ -246,14 +246,14 @@ show_figure(views.worked_scores(worked, labels), key="attn_scores",
 table = {
     "position": np.arange(n),
     "key token": [visible(t) for t in tokens.tokens],
-    "q·k": np.round(worked.dots, 4),
+    "q·k": zero_unsigned(np.round(worked.dots, 4)),
 }
 if worked.has_bias:  # score = q·k × scale + bias: show both steps
-    table[f"q·k × {scale:.4f}"] = np.round(worked.scaled_dots, 4)
-    table["+ bias"] = np.round(worked.bias, 4)
-    table["= score"] = np.round(worked.scores, 4)
+    table[f"q·k × {scale:.4f}"] = zero_unsigned(np.round(worked.scaled_dots, 4))
+    table["+ bias"] = zero_unsigned(np.round(worked.bias, 4))
+    table["= score"] = zero_unsigned(np.round(worked.scores, 4))
 else:  # the score is just q·k × scale: one column, not two identical ones
-    table[f"score = q·k × {scale:.4f}"] = np.round(worked.scores, 4)
+    table[f"score = q·k × {scale:.4f}"] = zero_unsigned(np.round(worked.scores, 4))
 table.update({
     "may look": np.where(worked.allowed, "yes", "masked"),
     "exp(score − max)": np.round(worked.exp_scores, 5),

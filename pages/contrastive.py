@@ -16,7 +16,7 @@ from ui.common import stage_header
 from ui.export import show_figure
 from ui.figures import heatmap
 from ui.hosting import host_settings
-from ui.labels import md_escape, visible
+from ui.labels import md_escape, visible, zero_unsigned
 from ui.progress_cache import ProgressCache, budgeted, digest
 from ui.training_views import LABELLED_POINTS, loss_curve, projection_figure
 
@@ -102,7 +102,7 @@ show_figure(heatmap(result.probabilities, x_labels=labels, y_labels=labels, colo
                     hover="anchor %{y} · positive %{x}: %{z:.3f}", decimals=4, height=380),
             key="con_probs", name=f"infonce-probabilities-t{temperature:g}", container=right)
 st.dataframe(pd.DataFrame({"#": labels, "anchor": [visible(x, False) for x in anchors], "positive": [visible(x, False) for x in positives],
-                           "cos(anchor, positive)": np.round(np.diag(result.similarity), 4),
+                           "cos(anchor, positive)": zero_unsigned(np.round(np.diag(result.similarity), 4)),
                            "p(correct)": np.round(np.diag(result.probabilities), 4),
                            "row loss −log p": np.round(result.row_losses, 4)}), hide_index=True, width="stretch")
 
@@ -116,8 +116,8 @@ compare = pd.DataFrame({
     "model": [f"{model.info.model_id} (trained)", "same architecture, random weights"],
     "loss": [round(result.loss, 4), round(raw.loss, 4)],
     "right positive ranked first": [f"{result.accuracy:.0%}", f"{raw.accuracy:.0%}"],
-    "mean cos on the diagonal": [round(diagonal_mean(result.similarity), 4), round(diagonal_mean(raw.similarity), 4)],
-    "mean cos off the diagonal": [round(off_diagonal_mean(result.similarity), 4), round(off_diagonal_mean(raw.similarity), 4)],
+    "mean cos on the diagonal": [zero_unsigned(round(diagonal_mean(result.similarity), 4)), round(diagonal_mean(raw.similarity), 4)],
+    "mean cos off the diagonal": [zero_unsigned(round(off_diagonal_mean(result.similarity), 4)), round(off_diagonal_mean(raw.similarity), 4)],
 })
 st.dataframe(compare, hide_index=True, width="stretch")
 

@@ -13,7 +13,7 @@ from ui import lookup_views, state
 from ui.common import model_caption, stage_header, truncation_notice
 from ui.export import show_figure
 from ui.figures import heatmap, rows_own_scale
-from ui.labels import md_escape, token_label, visible
+from ui.labels import md_escape, token_label, visible, zero_unsigned
 
 
 def _within(difference: float) -> str:
@@ -102,7 +102,7 @@ try:
     st.markdown(f"Of all {rows:,} rows of the table, the 10 most similar (by cosine) to row {token_id} "
                 f"(**{md_escape(tokens.tokens[choice])}**), before any layer has run:")
     st.dataframe(pd.DataFrame({"rank": range(1, len(found) + 1), "token": [visible(t) for _, t, _ in found],
-                               "id": [i for i, _, _ in found], "cosine": [round(c, 4) for _, _, c in found]}),
+                               "id": [i for i, _, _ in found], "cosine": [zero_unsigned(round(c, 4)) for _, _, c in found]}),
                  hide_index=True, width="stretch")
     if tokens.special_mask[choice]:
         st.caption("Special tokens sit apart: their rows were trained for a role, not a meaning, "
@@ -117,7 +117,7 @@ parts_stats = vector_stats(parts.vectors)
 stats = pd.DataFrame({
     "vector": list(parts.names),
     "L2 norm": np.round(parts_stats.norms, 3),
-    "mean": np.round(parts_stats.means, 4),
+    "mean": zero_unsigned(np.round(parts_stats.means, 4)),
     "std": np.round(parts_stats.stds, 4),
 })
 parts_limits = [robust_limit(vector) for vector in parts.vectors]

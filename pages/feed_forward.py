@@ -22,7 +22,7 @@ from ui import ffn_views as views
 from ui import state
 from ui.common import model_caption, stage_header, truncation_notice
 from ui.export import show_figure
-from ui.labels import md_escape, visible
+from ui.labels import md_escape, visible, zero_unsigned
 
 HEATMAP_NEURONS = 40
 TOP_K = 12
@@ -156,7 +156,7 @@ with t2:
             "rank": np.arange(1, tok_ids.size + 1),
             "position": tok_ids,
             "token": [visible(tokens.tokens[i]) for i in tok_ids],
-            "activation": np.round(tok_values, 4),
+            "activation": zero_unsigned(np.round(tok_values, 4)),
         }),
         hide_index=True, width="stretch",
     )

@@ -15,7 +15,7 @@ from ui import state
 from ui.common import model_caption, stage_header, truncation_notice, window_caption, window_warning
 from ui.export import show_figure
 from ui.figures import heatmap, matrix_grid, token_heatmap
-from ui.labels import md_escape, signed_number, text_label, unique_labels, visible
+from ui.labels import md_escape, signed_number, text_label, unique_labels, visible, zero_unsigned
 from ui.pooling_views import max_wins_bar, sts_bars, sts_scatter
 from ui.pooling_state import (
     EXAMPLE_SETS, MAX_SENTENCES, STS_FILES, embed_set, idf_for, read_lines, sentence_budgets, sts_result, sts_sentences,
@@ -211,8 +211,8 @@ with tab_similarity:
                               format_func=lambda n: label(n, native), key="pool_pair_pooling")
         pair_table = pd.DataFrame({
             "pooling": [label(n, native) for n in names],
-            f"cosine of {first + 1} and {second + 1}": [round(float(matrices[label(n, native)][first, second]), 4) for n in names],
-            "average cosine of two different sentences of the set": [round(off_diagonal_mean(matrices[label(n, native)]), 4)
+            f"cosine of {first + 1} and {second + 1}": [zero_unsigned(round(float(matrices[label(n, native)][first, second]), 4)) for n in names],
+            "average cosine of two different sentences of the set": [zero_unsigned(round(off_diagonal_mean(matrices[label(n, native)]), 4))
                                                                       for n in names],
         })
         st.dataframe(pair_table, hide_index=True, width="stretch")

@@ -15,7 +15,7 @@ from ui import state
 from ui.common import stage_header, window_caption, window_warning
 from ui.export import show_figure
 from ui.hosting import host_settings
-from ui.labels import md_escape, visible
+from ui.labels import md_escape, visible, zero_unsigned
 from ui.projection_views import projection_scatter, token_scatter
 from ui.projection_state import EXAMPLE_SETS, MAX_EMBED, MAX_TYPED, budgets, embeddings, example_frame, projection
 
@@ -49,7 +49,7 @@ def same_token_table(hidden_of: dict, tokens_of: dict, special_of: dict, layer: 
 
     table = pd.DataFrame({"sentences": [f"{place(p.first)} ↔ {place(p.second)}" for p in pairs]})
     for index in range(layers):
-        table[f"layer {index}" + (" (shown)" if index == layer else "")] = [round(float(p.cosines[index]), 3) for p in pairs]
+        table[f"layer {index}" + (" (shown)" if index == layer else "")] = [zero_unsigned(round(float(p.cosines[index]), 3)) for p in pairs]
     st.dataframe(table, hide_index=True, width="stretch")
     summary = summarise_occurrences(pairs, layer)
     word = f"“{md_escape(visible(token))}”"
@@ -244,7 +244,7 @@ st.subheader("Nearest neighbours (cosine, in the full vector space)")
 st.markdown(f"**{md_escape(texts[selected][:200])}**")
 if budget is not None:
     window_caption(budget.texts[selected], texts[selected], f"Sentence {selected + 1}")
-rows = [(visible(texts[i], show_spaces=False), round(score, 4)) for i, score in nearest_neighbours(vectors, selected, 10)]
+rows = [(visible(texts[i], show_spaces=False), zero_unsigned(round(score, 4))) for i, score in nearest_neighbours(vectors, selected, 10)]
 st.dataframe(pd.DataFrame(rows, columns=["sentence", "cosine"]), hide_index=True, width="stretch")
 
 

@@ -15,7 +15,7 @@ from ui import state
 from ui.hosting import host_settings
 from ui.common import stage_header, window_warning
 from ui.export import show_figure
-from ui.labels import md_escape, signed_number, visible
+from ui.labels import md_escape, signed_number, visible, zero_unsigned
 from ui.page_list import HOME
 from ui.retrieval_views import (
     is_hamming, layer_similarity_lines, pair_heatmap, passage_label, passage_preview, score_histograms, shared_limit,
@@ -358,8 +358,8 @@ except ExplorerError as error:
 def what_if_table(items) -> pd.DataFrame:
     return pd.DataFrame({"edit": [item.group for item in items], "change": [visible(item.label, show_spaces=False) for item in items],
                          "rank": [item.rank for item in items], "places moved up": [item.rank_change for item in items],
-                         "score": [round(item.score, 5) for item in items],
-                         "score change": [round(item.score_change, 5) for item in items]})
+                         "score": [zero_unsigned(round(item.score, 5)) for item in items],
+                         "score change": [zero_unsigned(round(item.score_change, 5)) for item in items]})
 
 
 WHAT_IF_COLUMNS = {"score": st.column_config.NumberColumn(format="%.5f"),

@@ -120,3 +120,12 @@ def test_markdown_escape_keeps_entities_as_typed():
 ])
 def test_signed_number_never_prints_minus_zero(value, decimals, plus, text):
     assert signed_number(value, decimals, plus=plus) == text
+
+
+def test_tables_never_show_minus_zero():
+    import numpy as np
+
+    from ui.labels import zero_unsigned
+
+    assert str(zero_unsigned(round(-3.7e-05, 4))) == "0.0"
+    assert str(zero_unsigned(np.round(np.array([-3.7e-05, -0.5]), 4)).tolist()) == "[0.0, -0.5]"

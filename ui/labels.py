@@ -145,3 +145,9 @@ def signed_number(value: float, decimals: int = 4, *, plus: bool = False) -> str
     values with + (a change); NaN and infinities print as Python prints them."""
     text = f"{value:+.{decimals}f}" if plus and math.isfinite(value) else f"{value:.{decimals}f}"
     return f"{0.0:.{decimals}f}" if text.lstrip("+-") == f"{0.0:.{decimals}f}" else text
+
+
+def zero_unsigned(value):
+    """A rounded number or array for a table, with −0.0 turned into 0.0 (a table would print "-0" for a
+    cosine of −3.7e-05 rounded to 4 places). Adding 0.0 does it: −0.0 + 0.0 is +0.0 in IEEE arithmetic."""
+    return value + 0.0
