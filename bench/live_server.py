@@ -19,13 +19,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(log_path: Path, extra_env: dict | None = None, timeout: float = 90) -> tuple[str, subprocess.Popen]:
+def start_server(log_path: Path, extra_env: dict | None = None, timeout: float = 90,
+                 script: str = "app.py") -> tuple[str, subprocess.Popen]:
     """(base URL, the server process) once its health check answers."""
     port = free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", **(extra_env or {})}
     log = open(log_path, "w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / script), "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )

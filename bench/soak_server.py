@@ -36,12 +36,12 @@ def _settle(page) -> None:
     page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=180_000)
 
 
-def soak_server(reruns: int, every: int, session_every: int, report=print) -> list[tuple[int, float, int, int]]:
+def soak_server(reruns: int, every: int, session_every: int, report=print, probe: bool = False) -> list[tuple[int, float, int, int]]:
     from playwright.sync_api import sync_playwright
 
     log = ROOT / "test-artifacts"
     log.mkdir(exist_ok=True)
-    url, server = start_server(log / "soak-server.log")
+    url, server = start_server(log / "soak-server.log", script="bench/memory_probe.py" if probe else "app.py")
     curve = []
     try:
         with sync_playwright() as playwright:
@@ -70,6 +70,10 @@ def soak_server(reruns: int, every: int, session_every: int, report=print) -> li
                     curve.append(point)
                     report(f"rerun {index:4d}: server RSS {point[1]:7.0f} MB · open files {point[2]:4d} · threads {point[3]:3d} "
                            f"· {time.perf_counter() - start:6.0f} s")
+                    if probe:
+                        import urllib.request
+
+                        report(urllib.request.urlopen(url + "/memory", timeout=60).read().decode())
             context.close()
             browser.close()
     finally:
@@ -83,8 +87,9 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=25)
     parser.add_argument("--session-every", type=int, default=50)
     parser.add_argument("--json", type=Path, help="also write the curve here (rerun, RSS MB, open files, threads)")
+    parser.add_argument("--probe", action="store_true", help="serve bench/memory_probe.py and print its /memory report at each sample")
     args = parser.parse_args()
-    curve = soak_server(args.reruns, args.every, args.session_every)
+    curve = soak_server(args.reruns, args.every, args.session_every, probe=args.probe)
     if args.json:
         args.json.write_text(json.dumps(curve))
 

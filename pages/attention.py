@@ -21,6 +21,7 @@ from core.analysis.attention_stats import (
     worked_attention,
 )
 from ui import attention_views as views
+from ui import callbacks
 from ui import state
 from ui.common import model_caption, stage_header, truncation_notice
 from ui.export import show_figure
@@ -43,16 +44,6 @@ stage_header(
 )
 
 
-
-
-def _open_head_from_overview() -> None:
-    picked = views.head_from_selection(st.session_state.get("attn_overview"))
-    if picked is not None:  # out-of-range values are reset by state.clamp_choice before the selectboxes are drawn
-        st.session_state["attn_layer"], st.session_state["attn_head"] = picked
-
-
-def _open(layer: int, head: int) -> None:
-    st.session_state["attn_layer"], st.session_state["attn_head"] = layer, head
 
 
 trace = state.current_trace()
@@ -204,7 +195,7 @@ st.caption(metric.explanation
               if metric.key == "special" and special_names else "")
            + " **Click a square to open that head** above.")
 show_figure(views.overview_matrix(metric, selected=(layer_index, head)), config={"displayModeBar": False},
-            key="attn_overview", name=f"heads-overview-{metric.key}", on_select=_open_head_from_overview,
+            key="attn_overview", name=f"heads-overview-{metric.key}", on_select=callbacks.open_head_from_overview,
             selection_mode="points")
 hi, lo = metric.highest, metric.lowest
 st.caption(f"Highest: layer {hi[0] + 1}, head {hi[1] + 1} ({hi[2]:.2f} {metric.unit}) · lowest: layer "
@@ -299,7 +290,7 @@ positional, contentish = suggested_heads(metrics)
 b1, b2 = st.columns(2)
 b1.button(f"Open the most positional head (layer {positional[0] + 1}, head {positional[1] + 1}: "
           f"{neighbours[positional]:.0%} on the neighbours)", key="attn_go_positional",
-          on_click=_open, args=positional)
+          on_click=callbacks.set_values, args=({"attn_layer": positional[0], "attn_head": positional[1]},))
 b2.button(f"Open a content head (layer {contentish[0] + 1}, head {contentish[1] + 1})", key="attn_go_content",
           help="The head that puts the least weight on its neighbours and on the special tokens.",
-          on_click=_open, args=contentish)
+          on_click=callbacks.set_values, args=({"attn_layer": contentish[0], "attn_head": contentish[1]},))

@@ -8,34 +8,21 @@ import pandas as pd
 import streamlit as st
 
 from core import ExplorerError
-from core.analysis.contrastive import MAX_PAIRS, MAX_STEPS, fine_tune, info_nce, untrained_twin, untrained_vectors
+from core.analysis.contrastive import MAX_PAIRS, MAX_STEPS, fine_tune, info_nce, untrained_twin
 from core.analysis.similarity import diagonal_mean, off_diagonal_mean
 from core.analysis.training_summary import before_after_projection, chance_level_loss
-from ui import state
+from ui import callbacks, state
 from ui.common import stage_header
 from ui.export import show_figure
 from ui.figures import heatmap
 from ui.hosting import host_settings
 from ui.labels import md_escape, visible, zero_unsigned
-from ui.progress_cache import ProgressCache, budgeted, digest
+from ui.progress_cache import digest
+from ui.training_state import TRAINING_RUNS, batch_vectors
 from ui.training_views import LABELLED_POINTS, loss_curve, projection_figure
 
 PAIRS_FILE = Path(__file__).resolve().parent.parent / "assets" / "examples" / "contrastive_pairs.tsv"
 HELD_OUT_FILE = PAIRS_FILE.with_name("contrastive_heldout.tsv")
-_TRAINING = ProgressCache(max_entries=6, name="training runs", long_work="training run")
-
-
-@budgeted("pair vectors", max_entries=16)
-def batch_vectors(model_id: str, device: str, which: str, anchors: tuple[str, ...], positives: tuple[str, ...]):
-    from core import embed_texts
-
-    model = state.cached_model(model_id, device)
-    if which != "trained":  # the untrained twin (seeded: the same weights every time), built for these and dropped
-        return untrained_vectors(model, anchors, positives, seed=0)
-    return (embed_texts(model, list(anchors), pooling="mean", normalize=True),
-            embed_texts(model, list(positives), pooling="mean", normalize=True))
-
-
 def default_pairs() -> pd.DataFrame:
     return pd.read_csv(PAIRS_FILE, sep="\t", dtype=str, keep_default_na=False)
 
@@ -140,7 +127,7 @@ if request and request[0] == digest(anchors + positives):
     key = (model_id, device, *request, digest(held_anchors + held_positives))
     bar = st.progress(0.0, text="Training…")
     stop_slot = st.empty()
-    stop_slot.button("Stop", key="con_stop", on_click=lambda: st.session_state.pop("con_request", None))
+    stop_slot.button("Stop", key="con_stop", on_click=callbacks.forget, args=("con_request",))
 
     def progress(step, total, loss):
         bar.progress(step / total, text=f"step {step}/{total} · loss {loss:.4f}")
@@ -148,7 +135,7 @@ if request and request[0] == digest(anchors + positives):
     from_random = request[1].startswith("random")
     held_out = (held_anchors, held_positives) if len(held_anchors) >= 2 else None
     try:
-        trained = _TRAINING.get_or_compute(key, lambda: fine_tune(untrained_twin(model, seed=0) if from_random else model,
+        trained = TRAINING_RUNS.get_or_compute(key, lambda: fine_tune(untrained_twin(model, seed=0) if from_random else model,
                                                                   anchors, positives, steps=request[2],
                                                                   learning_rate=request[3], temperature=request[4],
                                                                   progress=progress, held_out=held_out))

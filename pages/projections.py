@@ -11,7 +11,7 @@ from core.text.datasets import (
 from core.embed.projection import POINT_CAPS, ProjectionParams, kmeans_labels, nearest_neighbours
 from core.analysis.similarity import occurrence_cosines, repeated_tokens, summarise_occurrences
 from core.analysis.token_view import MIN_POINTS, token_view
-from ui import state
+from ui import callbacks, state
 from ui.common import stage_header, window_caption, window_warning
 from ui.export import show_figure
 from ui.hosting import host_settings
@@ -185,7 +185,7 @@ else:
     bar = st.progress(0.0, text=f"Embedding {n:,} sentences…")
     stop_slot = st.empty()
     stop_slot.button("Stop", key="proj_stop", help="Stops the embedding; what you typed or uploaded stays.",
-                     on_click=lambda: st.session_state.pop("proj_embed_ok", None))
+                     on_click=callbacks.forget, args=("proj_embed_ok",))
 
     def progress(done, total):
         bar.progress(done / total, text=f"Embedding sentences: {done:,} / {total:,}")
@@ -248,13 +248,8 @@ rows = [(visible(texts[i], show_spaces=False), zero_unsigned(round(score, 4))) f
 st.dataframe(pd.DataFrame(rows, columns=["sentence", "cosine"]), hide_index=True, width="stretch")
 
 
-def open_in_stages(sentence: str) -> None:
-    # A callback runs before the script, so it may set the sidebar's text widget.
-    st.session_state[state.TEXT_KEY] = sentence
-    st.session_state["proj_go_home"] = True
-
-
-st.button("Open this sentence in the stage pages", key="proj_open", on_click=open_in_stages, args=(texts[selected],))
+st.button("Open this sentence in the stage pages", key="proj_open", on_click=callbacks.set_values,
+          args=({state.TEXT_KEY: texts[selected], "proj_go_home": True},))
 
 # ----------------------------------------------------------------------- token view
 st.subheader("Token-level view: one word, several meanings")

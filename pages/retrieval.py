@@ -11,7 +11,7 @@ from core.retrieval.search import rank
 from core.retrieval.teach import MAX_TEACH_STEPS
 from core.text.datasets import read_table, vectors_from_column
 from ui import retrieval_state as rs
-from ui import state
+from ui import callbacks, state
 from ui.hosting import host_settings
 from ui.common import stage_header, window_warning
 from ui.export import show_figure
@@ -161,7 +161,7 @@ elif not rs.has_index(key):
     bar = st.progress(0.0, text=f"Embedding {n:,} passages…")
     stop_slot = st.empty()
     stop_slot.button("Stop", key="rt_stop", help="Stops the embedding; what you typed or uploaded stays.",
-                     on_click=lambda: st.session_state.pop("rt_embed_ok", None))
+                     on_click=callbacks.forget, args=("rt_embed_ok",))
 
     def progress(done, total):
         bar.progress(done / total, text=f"Embedding the corpus: {done:,} / {total:,} texts")
@@ -437,7 +437,7 @@ if st.session_state.get("rt_teach_request") == teach_request:
     if not rs.has_taught(teach_request):
         bar = st.progress(0.0, text="Embedding the corpus with the copy, then training…")
         stop = st.empty()
-        stop.button("Stop training", key="rt_teach_stop", on_click=lambda: st.session_state.pop("rt_teach_request", None),
+        stop.button("Stop training", key="rt_teach_stop", on_click=callbacks.forget, args=("rt_teach_request",),
                     help="Stops the run; the shared model was never touched.")
 
     def teach_progress(step, total, loss):

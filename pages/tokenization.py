@@ -7,7 +7,7 @@ import streamlit as st
 
 from core import ExplorerError, gpt2_tokenizer, tokenize
 from core.text.vocabulary import chunk_document, id_to_token, special_tokens, split_by_words, token_to_id, vocabulary_size
-from ui import state
+from ui import callbacks, state
 from ui.common import model_caption, stage_header, truncation_notice
 from ui.labels import md_escape, visible
 from ui.tokenization_views import (
@@ -25,10 +25,6 @@ SIDE_CHIP_LIMIT = 120     # chips drawn per tokenizer in the side-by-side compar
 WORD_TABLE_LIMIT = 200    # words in the word-by-word table
 ARTICLE_TOKENS = ["the", "cat", "sat", "un", "##happily"]
 ARTICLE_IDS = [101, 1996, 4937, 2938, 4895, 26510, 8512, 102]
-
-
-def _load_long_example() -> None:
-    st.session_state[state.TEXT_KEY] = LONG_EXAMPLE
 
 
 def _continuation_mark(algorithm: str) -> str:
@@ -161,7 +157,7 @@ if trace is not None:
     else:
         st.success(f"Your text fits: {cut.total_tokens:,} of {cut.max_length:,} tokens. Paste a long document into "
                    "the sidebar to see where it would be cut, or load an example.")
-        st.button("Load a long example document (≈ 330 words)", key="tok_long_example", on_click=_load_long_example)
+        st.button("Load a long example document (≈ 330 words)", key="tok_long_example", on_click=callbacks.set_values, args=({state.TEXT_KEY: LONG_EXAMPLE},))
 
     st.markdown("**Chunks that fit.** Split the document into consecutive windows of at most "
                 f"{info.max_seq_length:,} tokens each (special tokens included), ending at word boundaries; "

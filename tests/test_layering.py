@@ -135,3 +135,37 @@ def test_the_checker_catches_each_rule():
                      "calls np.argmax"):
         assert expected in found, expected
     assert page_violations(GOOD_PAGE) == []
+
+
+def page_keeps_run_alive(source: str) -> list[str]:
+    """What in a page would keep one run's module (its trace, its figures) alive after the run: a callback
+    defined in the page (a lambda or the page's own function), or a cache created at the page's top level
+    (a page runs in a fresh module every run, so such a cache would also start empty each time)."""
+    tree = ast.parse(source)
+    own_functions = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.keyword) and node.arg in ("on_click", "on_change", "on_select", "on_submit"):
+            if isinstance(node.value, ast.Lambda) or (isinstance(node.value, ast.Name) and node.value.id in own_functions):
+                found.append(f"line {node.value.lineno}: {node.arg} defined in the page")
+    for node in tree.body:
+        calls = [node.value] if isinstance(node, ast.Assign) else []
+        calls += [d for d in getattr(node, "decorator_list", [])]
+        for call in calls:
+            name = _root(call.func if isinstance(call, ast.Call) else call)
+            if name[0] in ("ProgressCache", "budgeted") or name[1][-1:] in (["ProgressCache"], ["budgeted"]):
+                found.append(f"line {node.lineno}: a cache created by the page")
+    return found
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_pages_keep_nothing_alive_after_their_run(page):
+    assert page_keeps_run_alive(page.read_text(encoding="utf-8")) == []
+
+
+def test_the_run_check_catches_what_it_forbids():
+    assert page_keeps_run_alive("st.button('Stop', on_click=lambda: st.session_state.pop('x'))")
+    assert page_keeps_run_alive("def go():\n    pass\nst.button('Go', on_click=go)")
+    assert page_keeps_run_alive("_RUNS = ProgressCache(max_entries=3)")
+    assert page_keeps_run_alive("@budgeted('x', max_entries=2)\ndef f():\n    pass")
+    assert not page_keeps_run_alive("st.button('Stop', on_click=callbacks.forget, args=('x',))")
