@@ -1,73 +1,38 @@
-"""Eight browser sessions at once against one server: each sees only its own text."""
+"""Twelve browser sessions at once against one server, each typing its own text and walking three stage
+pages by the sidebar links: the short version of bench/class_load.py (same driver, which walks all six
+stage pages and Projections with 30). Timings are printed, never asserted."""
 
-import asyncio
-import time
-from concurrent.futures import ThreadPoolExecutor
+import urllib.request
 
 import pytest
 
-from .conftest import CHROMIUM, CHROMIUM_ARGS
+from bench.class_load import WALK, WORDS, drive, problems, summary_line
+from core.models.bundled import bundled_model_dir
 
 pytestmark = pytest.mark.browser
 
-# one WordPiece token each, so each shows up whole in token labels
-WORDS = ["elephant", "mountain", "guitar", "castle", "orange", "winter", "doctor", "island"]
-# (sidebar link, text on the page once it has drawn); clicking keeps the browser session (a new URL would start a new one)
-PAGES = [("", ".ee-chip"), ("1 · Tokenization", "text=Tokenization"), ("4 · Attention", ".st-key-attn_layer"),
-         ("6 · Pooling and similarity", "text=Max pooling, laid open")]
+SESSIONS = 12
+# after the overview (opened, then typed into): three pages that draw the text, a light one, the heaviest
+# in the browser (Attention) and the heaviest on the server (Pooling); the whole walk takes twice as long
+TEST_WALK = tuple(stop for stop in WALK if stop.title.split(" · ")[0] in ("1", "4", "6"))
 
 
-async def _session(browser, base_url: str, index: int, timings: list) -> list[str]:
-    context = await browser.new_context(viewport={"width": 1300, "height": 900})
-    page = await context.new_page()
-    word = WORDS[index]
-    seen = []
-    try:
-        await page.goto(base_url)
-        await page.wait_for_selector(".ee-chip", timeout=180_000)  # the first run has finished
-        await page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=180_000)
-        box = page.locator('[data-testid="stSidebar"] textarea[aria-label="Your text"]')
-        await box.click()
-        await box.fill(f"The {word} is session number {index}")
-        await box.press("Control+Enter")
-        for link, marker in PAGES:
-            start = time.perf_counter()
-            if link:
-                await page.get_by_role("link", name=link).click()
-            await page.wait_for_selector(marker, timeout=120_000)
-            await page.wait_for_function(
-                "word => document.documentElement.innerHTML.includes(word)", arg=word, timeout=120_000)
-            await page.wait_for_function(
-                "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=120_000)
-            timings.append((link or "home", time.perf_counter() - start))
-            seen.append(await page.content())
-    finally:
-        await context.close()
-    return seen
+def test_words_are_one_wordpiece_each():
+    """Each word shows up whole in token labels (and in the leak check) only if it is one token."""
+    vocabulary = set((bundled_model_dir() / "vocab.txt").read_text(encoding="utf-8").splitlines())
+    assert len(set(WORDS)) == len(WORDS) >= 30
+    assert [w for w in WORDS if w not in vocabulary or not w.isalpha() or not w.islower()] == []
 
 
-def test_eight_sessions_see_their_own_text(server):
-    from playwright.async_api import async_playwright
-
-    timings: list = []
-
-    async def main():
-        async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-            try:
-                return await asyncio.gather(*[_session(browser, server, i, timings) for i in range(len(WORDS))])
-            finally:
-                await browser.close()
-
-    # The sync Playwright of the other browser tests owns this thread's event loop: run ours in a thread.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        results = pool.submit(lambda: asyncio.run(main())).result()
-    for index, bodies in enumerate(results):
-        assert len(bodies) == len(PAGES)
-        for body in bodies:
-            assert WORDS[index] in body
-            others = [w for j, w in enumerate(WORDS) if j != index]
-            assert not any(other in body for other in others), f"session {index} saw another session's text"
-    slowest = max(timings, key=lambda item: item[1])
-    print(f"\n8 concurrent sessions × {len(PAGES)} pages: slowest page {slowest[0]!r} {slowest[1]:.1f} s; "
-          f"median {sorted(t for _, t in timings)[len(timings) // 2]:.1f} s")
+def test_twelve_sessions_see_only_their_own_text(server):
+    assert len(TEST_WALK) == 3
+    results = drive(server, SESSIONS, walk=TEST_WALK, timeout_s=600)
+    print(f"\n{summary_line(results)}")
+    found = problems(results, TEST_WALK)
+    with urllib.request.urlopen(server + "/_stcore/health", timeout=10) as response:
+        assert response.status == 200, "the server stopped answering"
+    assert found["leaks"] == [], "a session saw another session's text"
+    assert found["errors"] == []
+    assert found["own word missing"] == []
+    assert found["unfinished"] == []
+    assert all(result.finished(TEST_WALK) for result in results)
