@@ -201,6 +201,19 @@ hi, lo = metric.highest, metric.lowest
 st.caption(f"Highest: layer {hi[0] + 1}, head {hi[1] + 1} ({hi[2]:.2f} {metric.unit}) · lowest: layer "
            f"{lo[0] + 1}, head {lo[1] + 1} ({lo[2]:.2f} {metric.unit}).")
 
+second_trace = state.compare_trace()  # "Compare with…": the same overview for the second model, same metric
+if second_trace is not None:
+    second_metric = {m.key: m for m in head_overview(second_trace)}[metric_key]
+    second_info = second_trace.model
+    st.markdown(f"**Compared: {md_escape(second_info.model_id)}**, {second_info.n_layers} layers × "
+                f"{second_info.n_heads} heads, {second_trace.n_tokens} tokens of the same text: {metric.label.lower()}.")
+    show_figure(views.overview_matrix(second_metric, selected=None, clickable=False), config={"displayModeBar": False},
+                key="attn_overview_compared", name=f"heads-overview-{metric.key}-compared")
+    s_hi, s_lo = second_metric.highest, second_metric.lowest
+    st.caption(f"Highest: layer {s_hi[0] + 1}, head {s_hi[1] + 1} ({s_hi[2]:.2f} {metric.unit}) · lowest: layer "
+               f"{s_lo[0] + 1}, head {s_lo[1] + 1} ({s_lo[2]:.2f} {metric.unit}). Mean over every head: "
+               f"{np.nanmean(metric.values):.2f} here, {np.nanmean(second_metric.values):.2f} compared.")
+
 # --- the formula for one query token --------------------------------------------------------
 st.subheader("The formula, worked for one token")
 st.latex(r"\text{Attention}(q, K, V) = \operatorname{softmax}\!\left(\frac{q\,K^\top}{\sqrt{d_k}}\right) V")

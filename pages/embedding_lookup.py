@@ -75,14 +75,37 @@ st.caption(f"Row *t* of this picture is row *id* of the {info.vocab_size:,} × {
 
 # -- 2 · the table -----------------------------------------------------------------------------
 st.subheader("The table")
-table, norms = lookup_views.table_and_norms(model_id, device)
-rows, width = table.shape
-table_params = rows * width
-cols = st.columns(3)
-cols[0].metric("shape (vocabulary × dimensions)", f"{rows:,} × {width:,}")
-cols[1].metric("parameters in this table", f"{table_params:,}")
-cols[2].metric("share of the whole model", f"{table_params / info.parameter_count:.1%}",
-               help=f"{info.parameter_count:,} parameters in all")
+
+
+def _table_metrics(table_model_id: str, table_info) -> tuple[int, int, int]:
+    """Draw one model's table metrics; (rows, width, parameters) of its table, counted from its loaded weights."""
+    table, _ = lookup_views.table_and_norms(table_model_id, device)
+    table_rows, table_width = table.shape
+    parameters = table_rows * table_width
+    metric_cols = st.columns(3)
+    metric_cols[0].metric("shape (vocabulary × dimensions)", f"{table_rows:,} × {table_width:,}")
+    metric_cols[1].metric("parameters in this table", f"{parameters:,}")
+    metric_cols[2].metric("share of the whole model", f"{parameters / table_info.parameter_count:.1%}",
+                          help=f"{table_info.parameter_count:,} parameters in all")
+    return table_rows, table_width, parameters
+
+
+second_model = state.compare_model()
+if second_model is None:
+    rows, width, table_params = _table_metrics(model_id, info)
+else:  # "Compare with…": both tables, each counted from its own weights
+    side_a, side_b = st.columns(2)
+    with side_a:
+        st.markdown(f"**This model: {md_escape(info.model_id)}**")
+        rows, width, table_params = _table_metrics(model_id, info)
+    with side_b:
+        st.markdown(f"**Compared: {md_escape(second_model.info.model_id)}**")
+        rows_b, width_b, params_b = _table_metrics(st.session_state[state.COMPARE_KEY], second_model.info)
+    st.caption(f"The compared model's table has {rows_b / rows:.2f}× the rows and {width_b / width:.2f}× the width: "
+               f"{params_b / table_params:.2f}× the parameters. "
+               + ("Same vocabulary: row *id* stands for the same token in both, and only the learned numbers differ."
+                  if second_model.tokenizer.get_vocab() == state.current_model().tokenizer.get_vocab() else
+                  "Different vocabularies: the same id names different tokens in the two tables."))
 st.markdown(
     f"The article's example: {ARTICLE_VOCAB:,} × {ARTICLE_DIM:,} = **{ARTICLE_VOCAB * ARTICLE_DIM / 1e6:.1f} M** parameters. "
     f"This model, counted from its loaded weights: {rows:,} × {width:,} = **{table_params / 1e6:.2f} M**, "

@@ -72,13 +72,29 @@ if st.session_state.get("_ffn_tokens") != _signature:
 
 # --- the expansion in numbers ----------------------------------------------------------------
 st.subheader("The expansion, in numbers")
-c1, c2, c3, c4 = st.columns([1.5, 0.8, 1.2, 1])
-c1.metric("width: in → inside → out", shape.arrow)
-c2.metric("expansion", f"× {shape.expansion:.2f}".rstrip("0").rstrip("."))
-c3.metric("non-linearity", shape.activation_label + (" (gated)" if shape.gated else ""))
-total = shape.weight_count * info.n_layers
-c4.metric("FFN weights, all layers", f"{total / 1e6:,.1f} M", help=f"{shape.weight_count:,} per layer × {info.n_layers} "
-          f"layers, biases left out: {total / info.parameter_count:.0%} of the model's {info.parameter_count:,} parameters.")
+
+
+def _expansion_metrics(side_shape, side_info) -> None:
+    """One model's FFN in four numbers, from its own ModelInfo."""
+    c1, c2, c3, c4 = st.columns([1.5, 0.8, 1.2, 1])
+    c1.metric("width: in → inside → out", side_shape.arrow)
+    c2.metric("expansion", f"× {side_shape.expansion:.2f}".rstrip("0").rstrip("."))
+    c3.metric("non-linearity", side_shape.activation_label + (" (gated)" if side_shape.gated else ""))
+    side_total = side_shape.weight_count * side_info.n_layers
+    c4.metric("FFN weights, all layers", f"{side_total / 1e6:,.1f} M",
+              help=f"{side_shape.weight_count:,} per layer × {side_info.n_layers} layers, biases left out: "
+                   f"{side_total / side_info.parameter_count:.0%} of the model's {side_info.parameter_count:,} parameters.")
+
+
+second_trace = state.compare_trace()  # "Compare with…": the second model's FFN beside this one
+second_shape = ffn_shape(second_trace.model) if second_trace is not None else None
+if second_trace is None:
+    _expansion_metrics(shape, info)
+else:
+    st.markdown(f"**This model: {md_escape(info.model_id)}**")
+    _expansion_metrics(shape, info)
+    st.markdown(f"**Compared: {md_escape(second_trace.model.model_id)}**")
+    _expansion_metrics(second_shape, second_trace.model)
 st.graphviz_chart(views.ffn_diagram(shape))
 if shape.gated:
     st.caption(
@@ -128,6 +144,14 @@ with h2:
     counts, edges = activation_histogram(acts)
     show_figure(views.activation_histogram_figure(counts, edges, eps), key="ffn_histogram",
                 name=f"ffn-histogram-layer{layer_index + 1}")
+if second_trace is not None:
+    second_shares = near_zero_by_layer(second_trace, eps)
+    st.caption(f"Share near zero (|activation| < {eps:g}) per layer, compared model "
+               f"({md_escape(second_trace.model.model_id)}, {second_trace.model.n_layers} layers, "
+               f"{second_shape.d_ff:,} neurons each)")
+    show_figure(views.near_zero_bars(second_shares, None, eps), key="ffn_zero_bars_compared",
+                name=f"ffn-near-zero-share-eps{eps:g}-compared")
+    st.caption(f"Mean over layers: {shares.mean():.0%} here, {second_shares.mean():.0%} in the compared model.")
 if shape.activation.lower().startswith("gelu") and not shape.gated:
     st.caption(f"GELU lets small negative values through (its minimum is about −0.17): the most negative value in "
                f"this layer is {lowest_activation(acts):.3f}. ReLU would cut every negative value to exactly 0.")

@@ -10,7 +10,8 @@ from core import ExplorerError, POOLING_LABELS
 from core.text.datasets import read_table
 from core.text.datasets import sentence_set as sentence_set_from
 from core.analysis.pooling_comparison import compare_poolings, pooling_names
-from core.analysis.similarity import cosine, cosine_matrix, off_diagonal_mean, pair_contributions
+from core.analysis.similarity import cosine, cosine_matrix, model_similarity_comparison, off_diagonal_mean, pair_contributions
+from core.pipeline.pooling import compared_poolings
 from ui import state
 from ui.common import model_caption, stage_header, truncation_notice, window_caption, window_warning
 from ui.export import show_figure
@@ -96,6 +97,17 @@ truncation_notice(trace)
 st.session_state.setdefault("pool_sentences", read_lines(EXAMPLE_SETS["The article's example"]))
 
 tab_compare, tab_similarity, tab_sts = st.tabs(["Pooling compared", "Similarity, explained", "STS benchmark"])
+second_model = state.compare_model()  # "Compare with…": the similarity matrices and STS for it too
+second_id = st.session_state.get(state.COMPARE_KEY) or ""
+second_native = second_model.pipeline.pooling_mode if second_model is not None else ""
+second_names = compared_poolings(second_model.info) if second_model is not None else []
+
+
+def second_idf(corpus_texts: tuple[str, ...]):
+    """The second model's IDF weights over the same corpus (its own tokenizer)."""
+    return idf_for(second_id, st.session_state[state.DEVICE_KEY], corpus_texts)
+
+
 
 # ---------------------------------------------------------------- pooling compared
 with tab_compare:
@@ -195,6 +207,34 @@ with tab_similarity:
                    + ("; each cell prints its cosine to 2 decimals (hover for 3)." if len(sentences) <= 10
                       else "; hover a cell for its cosine (3 decimals)."))
 
+        if second_model is not None:  # "Compare with…": the same sentences through each model's own pipeline
+            st.subheader("The same sentences under both models")
+            try:
+                with st.spinner(f"Embedding {len(sentences)} sentences with {second_model.info.model_id}…"):
+                    own_a = embed_set(st.session_state[state.MODEL_KEY], st.session_state[state.DEVICE_KEY],
+                                      tuple(sentences), (native,), None if native != "idf" else idf)[native]
+                    own_b = embed_set(second_id, st.session_state[state.DEVICE_KEY], tuple(sentences), (second_native,),
+                                      second_idf(corpus) if second_native == "idf" else None)[second_native]
+            except ExplorerError as error:
+                st.warning(md_escape(str(error)))
+            else:
+                both = model_similarity_comparison(cosine_matrix(own_a), cosine_matrix(own_b))
+                show_figure(matrix_grid({f"this model · {label(native, native)}": both.similarity_a,
+                                         f"compared · {POOLING_LABELS.get(second_native, second_native)} (native)": both.similarity_b},
+                                        short, tick_text=range(1, len(sentences) + 1), columns=2),
+                            key="pool_matrices_compared", name="cosine-matrices-both-models")
+                st.caption(
+                    f"Each model with its own pooling, Dense layers and prompt, L2-normalised ({md_escape(info.model_id)} "
+                    f"left, {md_escape(second_model.info.model_id)} right). Raw cosines are not comparable across models "
+                    f"(each has its own baseline: {both.baseline_a:.2f} and {both.baseline_b:.2f} for two different "
+                    f"sentences here); their order is. The {both.n_pairs:,} pairs are ranked alike with Spearman "
+                    f"{signed_number(both.spearman, 2)}" + ("; the pairs whose rank moved most are below." if both.n_pairs > 1 else "."))
+                if both.n_pairs > 1:
+                    st.dataframe(pd.DataFrame([
+                        {"pair": f"{i + 1} ↔ {j + 1}", "cosine (this model)": round(a, 4), "rank (this model)": rank_a,
+                         "cosine (compared)": round(b, 4), "rank (compared)": rank_b}
+                        for i, j, a, b, rank_a, rank_b in both.most_moved(8)]), hide_index=True, width="stretch")
+
         st.subheader("Why are these two similar?")
         st.markdown("The cosine score splits exactly into token pairs: for mean pooling each pair (i, j) contributes "
                     "h_i · h_j / (T_a T_b |a| |b|); for max pooling each dimension belongs to the token that won it in each "
@@ -288,6 +328,7 @@ with tab_sts:
         def progress(done, total):
             bar.progress(done / total, text=f"Embedding unique sentences: {done:,} / {total:,}")
 
+        result = None
         try:
             result = sts_result(st.session_state[state.MODEL_KEY], st.session_state[state.DEVICE_KEY], content,
                                 int(n_max) or 10**9, tuple(names), progress=progress)
@@ -306,5 +347,31 @@ with tab_sts:
                                  index=list(result.spearman).index(native) if native in result.spearman else 0)
             show_figure(sts_scatter(result.gold, result.similarities[shown], label(shown, native)), key="pool_sts_points",
                         name=f"sts-scatter-{shown}")
+        if second_model is not None:
+            st.subheader(f"The same pairs under {md_escape(second_model.info.model_id)}")
+            second_bar = st.progress(0.0, text="Embedding the unique sentences with the compared model…")
+
+            def second_progress(done, total):
+                second_bar.progress(done / total, text=f"Compared model, unique sentences: {done:,} / {total:,}")
+
+            try:
+                second_result = sts_result(second_id, st.session_state[state.DEVICE_KEY], content, int(n_max) or 10**9,
+                                           tuple(second_names), progress=second_progress)
+            except ExplorerError as error:
+                second_bar.empty()
+                st.error(f"{md_escape(request[1])}, compared model: {error}")
+            else:
+                second_bar.empty()
+                second_scores = pd.DataFrame({
+                    "pooling": [f"{POOLING_LABELS.get(n, n)}" + (" (native)" if n == second_native else "")
+                                for n in second_result.spearman],
+                    "Spearman × 100": [round(v, 2) for v in second_result.spearman.values()]})
+                show_figure(sts_bars(second_scores["pooling"], second_scores["Spearman × 100"]), key="pool_sts_bars_compared",
+                            name="sts-spearman-by-pooling-compared")
+                st.dataframe(second_scores, hide_index=True, width="stretch")
+                if result is not None and native in result.spearman and second_native in second_result.spearman:
+                    st.caption(f"Each model with its own pooling: {result.spearman[native]:.2f} for "
+                               f"{md_escape(info.model_id)}, {second_result.spearman[second_native]:.2f} for "
+                               f"{md_escape(second_model.info.model_id)} ({second_result.n_pairs:,} pairs).")
     elif content is None and source == "Upload a CSV":
         st.info("Upload a file to evaluate it.")

@@ -180,6 +180,35 @@ elif info.position_kind == "rope" and trace.embeddings.rotary_angles is not None
 else:
     st.caption("This model records no position rows or angles the explorer can show.")
 
+# -- 2b · the compared model's position information ("Compare with…") ----------------------------------
+second_trace = state.compare_trace()
+if second_trace is not None:
+    second_info = second_trace.model
+    st.subheader("Both models' position information")
+    st.markdown("The same text under the model compared with this one. Each side is computed from its own trace, as "
+                "this page shows a model alone.")
+    for column, (side_trace, side_model, side) in zip(st.columns(2), ((trace, state.current_model(), "model"),
+                                                                       (second_trace, state.compare_model(), "compared"))):
+        with column:
+            side_info = side_trace.model
+            st.markdown(f"**{'This model' if side == 'model' else 'Compared'}: {md_escape(side_info.model_id)}**")
+            st.caption(KIND.get(side_info.position_kind, side_info.position_kind).capitalize() + ".")
+            if side_info.position_kind in ("learned", "learned+relative") and side_trace.embeddings.position_rows is not None:
+                side_table = side_model.weights("position_embeddings")
+                st.metric("position table", f"{side_table.shape[0]:,} × {side_table.shape[1]:,}")
+                side_profile = offset_profile(cosine_matrix(side_trace.embeddings.position_rows))
+                show_figure(views.offset_figure(side_profile, title="Position rows: cosine by distance", y_title="cosine"),
+                            key=f"pos_compare_profile_{side}", name=f"positions-cosine-by-distance-{side}")
+            elif side_info.position_kind == "rope" and side_trace.embeddings.rotary_angles is not None:
+                side_angles = next(layer.rotary_angles for layer in side_trace.layers if layer.rotary_angles is not None)
+                st.metric("rotation angles", f"{side_angles.shape[0]:,} positions × {side_angles.shape[1]:,} pairs")
+                show_figure(heatmap(side_angles, x_title="dimension pair", y_title="position", decimals=3,
+                                    colorscale="Twilight", zmin=-np.pi, zmax=np.pi,
+                                    hover="position %{y} · pair %{x}: %{z:.3f} rad"),
+                            key=f"pos_compare_rope_{side}", name=f"rope-angles-{side}")
+            else:
+                st.caption("This model records no position rows or angles the explorer can show.")
+
 # -- 3 · the word-order experiment ----------------------------------------------------------------
 st.subheader("Experiment: does word order change the embedding?")
 st.markdown(

@@ -6,7 +6,15 @@ import pandas as pd
 import streamlit as st
 
 from core import ExplorerError, gpt2_tokenizer, tokenize
-from core.text.vocabulary import chunk_document, id_to_token, special_tokens, split_by_words, token_to_id, vocabulary_size
+from core.text.vocabulary import (
+    chunk_document,
+    id_to_token,
+    special_tokens,
+    split_by_words,
+    split_pieces_equal,
+    token_to_id,
+    vocabulary_size,
+)
 from ui import callbacks, state
 from ui.common import model_caption, stage_header, truncation_notice
 from ui.labels import md_escape, visible
@@ -78,32 +86,35 @@ if trace is not None:
         except ExplorerError as error:
             st.warning(md_escape(str(error)))
 
-# -- 2 · two tokenizers side by side ----------------------------------------------------------------
-st.subheader("Two tokenizers, same text")
+# -- 2 · tokenizers side by side ---------------------------------------------------------------------
+second = state.compare_model()  # "Compare with…" in the sidebar: its tokenizer joins the comparison
+st.subheader("Two tokenizers, same text" if second is None else "Three tokenizers, same text")
 text = st.session_state.get(state.TEXT_KEY, "")
 try:
     gpt2 = gpt2_tokenizer()
-    splits = [
-        (f"This model: {info.tokenizer_algorithm}", split_by_words(model.tokenizer, text, info.tokenizer_algorithm),
-         model.tokenizer),
-        ("GPT-2: byte-level BPE", split_by_words(gpt2, text, "GPT-2 byte-level BPE"), gpt2),
-    ]
+    # (heading, column label, split, tokenizer) per tokenizer: this model, the compared one, GPT-2's BPE
+    splits = [(f"This model: {info.tokenizer_algorithm}", "model",
+               split_by_words(model.tokenizer, text, info.tokenizer_algorithm), model.tokenizer)]
+    if second is not None:
+        splits.append((f"Compared: {second.info.model_id} · {second.info.tokenizer_algorithm}", "compared",
+                       split_by_words(second.tokenizer, text, second.info.tokenizer_algorithm), second.tokenizer))
+    splits.append(("GPT-2: byte-level BPE", "GPT-2", split_by_words(gpt2, text, "GPT-2 byte-level BPE"), gpt2))
 except ExplorerError as error:
     splits = []
     st.info("Nothing to compare yet: type a sentence in the sidebar." if not text.strip() else md_escape(str(error)))
 if splits:
     st.markdown(
-        "The same characters, cut by two vocabularies. WordPiece marks a piece that continues a word with `##`; "
+        "The same characters, cut by different vocabularies. WordPiece marks a piece that continues a word with `##`; "
         "GPT-2's byte-level BPE marks a piece that *starts* a word with `Ġ` (a space), so a piece without `Ġ` "
         "continues the word before it. Byte-level BPE never meets an unknown character: anything outside its "
         "vocabulary is spelled byte by byte."
     )
-    columns = st.columns(2)
-    for column, (title, split, tokenizer) in zip(columns, splits):
+    columns = st.columns(len(splits))
+    for column, (title, _, split, tokenizer) in zip(columns, splits):
         with column:
-            st.markdown(f"**{title}**")
+            st.markdown(f"**{md_escape(title)}**")
             metrics = st.columns(3)
-            metrics[0].metric("words", f"{split.n_words:,}", help="space-separated words, the same count for both tokenizers")
+            metrics[0].metric("words", f"{split.n_words:,}", help="space-separated words, the same count for every tokenizer")
             metrics[1].metric(f"tokens (+{split.n_special} special)" if split.n_special else "tokens", f"{split.n_tokens:,}",
                               help=f"tokens for the words; this tokenizer adds {split.n_special} special tokens per text on top")
             metrics[2].metric("tokens per word", f"{split.tokens_per_word:.2f}")
@@ -113,24 +124,29 @@ if splits:
                                               special_roles=special_roles(special_tokens(tokenizer))))
             except ExplorerError as error:
                 st.warning(md_escape(str(error)))
-    model_split, gpt2_split = splits[0][1], splits[1][1]
+    model_split = splits[0][2]
     rows = []
     for index, (start, end) in enumerate(model_split.word_spans[:WORD_TABLE_LIMIT]):
-        rows.append({
-            "word": visible(text[start:end]),
-            info.tokenizer_algorithm: " · ".join(visible(p) for p in model_split.pieces[index]),
-            "GPT-2 BPE": " · ".join(visible(p) for p in gpt2_split.pieces[index]),
-            "tokens (model)": len(model_split.pieces[index]),
-            "tokens (GPT-2)": len(gpt2_split.pieces[index]),
-        })
+        row = {"word": visible(text[start:end])}
+        for _, label, split, _ in splits:
+            row[label] = " · ".join(visible(p) for p in split.pieces[index])
+        for _, label, split, _ in splits:
+            row[f"tokens ({label})"] = len(split.pieces[index])
+        if second is not None:
+            row["same split"] = split_pieces_equal(splits[0][2].pieces[index], splits[1][2].pieces[index])
+        rows.append(row)
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", height=min(400, 38 + 35 * len(rows)))
     if model_split.n_words > WORD_TABLE_LIMIT:
         st.caption(f"The table shows the first {WORD_TABLE_LIMIT} of {model_split.n_words:,} words; "
                    "the counts above cover all of them.")
-    st.caption(
-        f"The article: “a 400-word technical document might produce 600+ tokens” (1.5 per word). Your text: "
-        f"{model_split.tokens_per_word:.2f} tokens per word with this model, {gpt2_split.tokens_per_word:.2f} with GPT-2."
-    )
+    if second is not None:
+        differ = sum(not split_pieces_equal(a, b) for a, b in zip(splits[0][2].pieces, splits[1][2].pieces))
+        st.caption(f"The two models split {differ:,} of the {model_split.n_words:,} words differently "
+                   "(pieces compared without their continuation marks, lower-cased).")
+    per_word = ", ".join(f"{split.tokens_per_word:.2f} with {'GPT-2' if label == 'GPT-2' else 'the compared model' if label == 'compared' else 'this model'}"
+                         for _, label, split, _ in splits)
+    st.caption(f"The article: “a 400-word technical document might produce 600+ tokens” (1.5 per word). Your text: "
+               f"tokens per word: {per_word}.")
 
 # -- 3 · the truncation reveal ------------------------------------------------------------------
 st.subheader(f"Where the model stops reading: max_seq_length = {info.max_seq_length:,}")

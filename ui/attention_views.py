@@ -155,8 +155,8 @@ def head_view(
     return figure
 
 
-def overview_matrix(metric: HeadMetric, selected: tuple[int, int] | None = None) -> go.Figure:
-    """The layers × heads matrix of one metric, as clickable squares (a click opens that head)."""
+def overview_matrix(metric: HeadMetric, selected: tuple[int, int] | None = None, clickable: bool = True) -> go.Figure:
+    """The layers × heads matrix of one metric, as squares (clickable: a click opens that head)."""
     values = np.asarray(metric.values, dtype=np.float64)
     n_layers, n_heads = values.shape
     layer_index, head_index = np.meshgrid(np.arange(n_layers), np.arange(n_heads), indexing="ij")
@@ -170,7 +170,7 @@ def overview_matrix(metric: HeadMetric, selected: tuple[int, int] | None = None)
         text=[fmt.format(v) for v in flat],
         textfont=dict(size=9, color=["#111" if v > 0.6 else "white" for v in _unit(flat)]),
         hovertemplate="layer %{y} · head %{x}<br>" + metric.label + ": %{marker.color:.3f} " + metric.unit
-        + "<extra>click to open</extra>",
+        + ("<extra>click to open</extra>" if clickable else "<extra></extra>"),
         showlegend=False,
     ))
     if selected is not None:

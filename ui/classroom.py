@@ -1,6 +1,6 @@
 """Classroom mode: shareable links, a guided tour through the stages, and a presentation layout.
 
-A link carries the page (its URL path), the text, the model, and the page's main choices
+A link carries the page (its URL path), the text, the model (and the one compared with it), and the page's main choices
 (layer, head, pooling, projection method) as query parameters. The first run of a session
 reads them into its own session state; every run writes the current ones back, so the
 address bar is always a link to exactly this view.
@@ -51,6 +51,9 @@ def read_link() -> None:
     model = params.get("model")
     if model:
         st.session_state[state.MODEL_FIELD_KEY] = model  # loads through the sidebar's checks
+    compare = params.get("compare")
+    if compare:
+        st.session_state[state.COMPARE_FIELD_KEY] = compare  # the same checks, for the second model
     if params.get("present") == "1":
         st.session_state["present"] = True
     if params.get("tour", "").isdigit():
@@ -68,6 +71,8 @@ def write_link() -> None:
                            "a copied link opens with the default text.")
     if st.session_state.get(state.MODEL_KEY) and st.session_state[state.MODEL_KEY] != state.BUNDLED_MODEL_ID:
         wanted["model"] = st.session_state[state.MODEL_KEY]
+    if st.session_state.get(state.COMPARE_KEY):
+        wanted["compare"] = st.session_state[state.COMPARE_KEY]
     for name, key in SHARED_KEYS.items():
         if name != "text" and key in st.session_state and st.session_state[key] is not None:
             value = st.session_state[key]

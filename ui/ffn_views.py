@@ -59,7 +59,7 @@ def activation_heatmap(values: np.ndarray, tokens, neurons: np.ndarray) -> go.Fi
     return figure
 
 
-def near_zero_bars(shares: np.ndarray, selected: int, eps: float) -> go.Figure:
+def near_zero_bars(shares: np.ndarray, selected: int | None, eps: float) -> go.Figure:
     layers = [f"layer {i + 1}" for i in range(shares.size)]
     colours = ["#e4572e" if i == selected else "#5b7db1" for i in range(shares.size)]
     figure = go.Figure(go.Bar(x=layers, y=_r(shares), marker_color=colours,

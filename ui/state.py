@@ -10,6 +10,7 @@ per-process mutable state of a session: each session's choices live in its own
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +31,10 @@ DEVICE_KEY = "device"
 TEXT_KEY = "text"
 MODEL_FIELD_KEY = "model_field"  # what the user typed in the model box (may be wrong)
 MODEL_ERROR_KEY = "model_error"
+# The second model ("Compare with…"): the same checks and cache as the first; an empty field means none.
+COMPARE_KEY = "compare_model_id"      # the second model this session loaded ("" = no comparison)
+COMPARE_FIELD_KEY = "compare_field"   # what the user typed in the "Compare with…" box
+COMPARE_ERROR_KEY = "compare_error"
 
 EXAMPLE_MODELS = [
     BUNDLED_MODEL_ID,
@@ -100,7 +105,8 @@ def ensure_navigation_frame() -> None:
 # Streamlit drops a widget's value from session state when a run switches pages from inside the frame
 # (st.switch_page in the guided tour); plain keys survive. Each run keeps a plain copy of the sidebar's
 # widgets and restores it when the widget's own key has gone.
-_KEPT = {TEXT_KEY: "_kept_text", MODEL_FIELD_KEY: "_kept_model_field", DEVICE_KEY: "_kept_device"}
+_KEPT = {TEXT_KEY: "_kept_text", MODEL_FIELD_KEY: "_kept_model_field", DEVICE_KEY: "_kept_device",
+         COMPARE_FIELD_KEY: "_kept_compare_field"}
 
 
 def _restore_kept_widgets() -> None:
@@ -121,37 +127,55 @@ def _init_state() -> None:
     st.session_state.setdefault(MODEL_FIELD_KEY, st.session_state[MODEL_KEY])
     st.session_state.setdefault(DEVICE_KEY, "auto")
     st.session_state.setdefault(TEXT_KEY, DEFAULT_TEXT)
+    st.session_state.setdefault(COMPARE_KEY, "")
+    st.session_state.setdefault(COMPARE_FIELD_KEY, st.session_state[COMPARE_KEY])
 
 
-def _switch_model_if_asked() -> None:
+@dataclass(frozen=True)
+class _ModelSlot:
+    """Where one of the session's two models keeps its choice, its field and its last failure."""
+    model_key: str
+    field_key: str
+    error_key: str
+    failed_key: str
+    optional: bool  # an empty field means "none" (the second model) rather than the bundled model
+
+
+_MAIN = _ModelSlot(MODEL_KEY, MODEL_FIELD_KEY, MODEL_ERROR_KEY, "_model_failed", optional=False)
+_COMPARE = _ModelSlot(COMPARE_KEY, COMPARE_FIELD_KEY, COMPARE_ERROR_KEY, "_compare_failed", optional=True)
+
+
+def _switch_model_if_asked(slot: _ModelSlot = _MAIN) -> None:
     """Load what the model box (or a link) asks for, if this session may; switch only if it loads, else
     keep the old model and say why."""
-    requested = (st.session_state.get(MODEL_FIELD_KEY) or "").strip() or BUNDLED_MODEL_ID
-    if requested == st.session_state[MODEL_KEY]:  # back to the model in use: an old error no longer applies
-        st.session_state.pop(MODEL_ERROR_KEY, None)
-        st.session_state.pop("_model_failed", None)
+    requested = (st.session_state.get(slot.field_key) or "").strip() or ("" if slot.optional else BUNDLED_MODEL_ID)
+    if slot.optional and not requested:
+        st.session_state[slot.model_key] = ""
+    if requested == st.session_state[slot.model_key]:  # back to the model in use: an old error no longer applies
+        st.session_state.pop(slot.error_key, None)
+        st.session_state.pop(slot.failed_key, None)
         return
-    if requested == st.session_state.get("_model_failed"):
+    if requested == st.session_state.get(slot.failed_key):
         return
     access = hosting.model_access()
     try:
         model_id = check_model_request(requested, access)
         if access.folders or model_id in access.listed:
             model_id = model_key(model_id)  # a folder by its absolute path
-        if model_id == st.session_state[MODEL_KEY]:
-            st.session_state.pop(MODEL_ERROR_KEY, None)
-            st.session_state.pop("_model_failed", None)
+        if model_id == st.session_state[slot.model_key]:
+            st.session_state.pop(slot.error_key, None)
+            st.session_state.pop(slot.failed_key, None)
             return
         with st.spinner(f"Loading {requested}…"):
             cached_model(model_id, st.session_state[DEVICE_KEY])
     except Exception as error:  # noqa: BLE001 - no stack trace reaches a user
         message = str(error) if isinstance(error, ExplorerError) else f"Could not load '{requested}': {type(error).__name__}: {str(error)[:300]}"
-        st.session_state[MODEL_ERROR_KEY] = message
-        st.session_state["_model_failed"] = requested  # don't retry a failing id on every rerun
+        st.session_state[slot.error_key] = message
+        st.session_state[slot.failed_key] = requested  # don't retry a failing id on every rerun
         return
-    st.session_state[MODEL_KEY] = model_id
-    st.session_state.pop(MODEL_ERROR_KEY, None)
-    st.session_state.pop("_model_failed", None)
+    st.session_state[slot.model_key] = model_id
+    st.session_state.pop(slot.error_key, None)
+    st.session_state.pop(slot.failed_key, None)
 
 
 def sidebar() -> None:
@@ -186,6 +210,14 @@ def sidebar() -> None:
             _switch_model_if_asked()
             if st.session_state.get(MODEL_ERROR_KEY) and st.session_state.get("_model_failed"):
                 st.error(md_escape(st.session_state[MODEL_ERROR_KEY]) + f"\n\nStill using {md_escape(st.session_state[MODEL_KEY])}.")
+            st.text_input("Compare with… (a second model)", key=COMPARE_FIELD_KEY, placeholder="none",
+                          help="A second model shown beside the first on every page where it means something. "
+                               + compare_help(access))
+            _switch_model_if_asked(_COMPARE)
+            if st.session_state.get(COMPARE_ERROR_KEY) and st.session_state.get("_compare_failed"):
+                kept = st.session_state[COMPARE_KEY]
+                st.error(md_escape(st.session_state[COMPARE_ERROR_KEY])
+                         + (f"\n\nStill comparing with {md_escape(kept)}." if kept else ""))
             devices = ["auto", *available_devices()]
             st.selectbox("Device", devices, key=DEVICE_KEY, help="auto picks CUDA, then Apple MPS, then the CPU.")
         _keep_widgets()
@@ -203,6 +235,53 @@ def current_model() -> ExplorerModel | None:
         st.error(md_escape(str(error)))
     except Exception as error:  # noqa: BLE001
         st.error(f"The model could not be loaded: {type(error).__name__}: {md_escape(str(error)[:300])}")
+    return None
+
+
+def compare_help(access) -> str:
+    """What the "Compare with…" box takes here, in words."""
+    try:  # TODO(issue 16): offline_models lands with the offline second models
+        from core.models.offline_models import offline_choices
+
+        offline = [choice.model_id for choice in offline_choices() if choice.installed]
+    except ImportError:
+        offline = []
+    if access.folders:
+        accepted = "a Hugging Face id or a local folder"
+    elif access.hub_ids:
+        accepted = "a Hugging Face id or " + ", ".join(access.offered)
+    else:
+        accepted = ", ".join(access.offered)
+    return f"Type {accepted}" + (f"; offline here: {', '.join(offline)}" if offline else "") + ". Empty: no comparison."
+
+
+def compare_model() -> ExplorerModel | None:
+    """The session's second model, or None when it compares with nothing (or the model failed: then
+    the sidebar has said why)."""
+    model_id = st.session_state.get(COMPARE_KEY) or ""
+    if not model_id:
+        return None
+    try:
+        with st.spinner(f"Loading {model_id} (first time only)…"):
+            return cached_model(model_id, st.session_state[DEVICE_KEY])
+    except Exception as error:  # noqa: BLE001 - no stack trace reaches a user
+        st.warning(f"The model to compare with could not be loaded: {md_escape(str(error)[:300])}")
+    return None
+
+
+def compare_trace(text: str | None = None) -> Trace | None:
+    """The same text (the session's, unless ``text``) traced through the second model, or None."""
+    model = compare_model()
+    if model is None:
+        return None
+    text = st.session_state.get(TEXT_KEY, "") if text is None else text
+    try:
+        with st.spinner(f"Tracing the text through {st.session_state[COMPARE_KEY]}…"):
+            return cached_trace(st.session_state[COMPARE_KEY], st.session_state[DEVICE_KEY], text)
+    except ExplorerError as error:
+        st.warning(f"{md_escape(st.session_state[COMPARE_KEY])}: {md_escape(str(error))}")
+    except Exception as error:  # noqa: BLE001
+        st.error(f"Tracing through the second model failed: {type(error).__name__}: {md_escape(str(error)[:300])}")
     return None
 
 

@@ -173,3 +173,66 @@ def summarise_occurrences(pairs: list[OccurrencePair], layer: int) -> Occurrence
     now = np.array([p.cosines[layer] for p in pairs], dtype=np.float64)
     return OccurrenceSummary(layer, len(pairs), float(start.min()), float(start.max()), float(now.min()), float(now.max()),
                              int(now.argmax()), int(now.argmin()), float((now - start).mean()))
+
+
+@dataclass(frozen=True)
+class SimilarityComparison:
+    """The same sentences' similarity matrices under two models, and how alike the two rank the pairs.
+
+    Raw cosines of two models are not on one scale (each has its own baseline), so the comparison is
+    by rank: Spearman's correlation over the pairs i < j, ties at their average rank."""
+    similarity_a: np.ndarray     # [N, N]
+    similarity_b: np.ndarray     # [N, N]
+    baseline_a: float            # average cosine of two different sentences, model A
+    baseline_b: float
+    spearman: float              # NaN with fewer than two pairs or a constant side
+    pairs: np.ndarray            # [P, 2] the pairs (i, j), i < j
+    rank_a: np.ndarray           # [P] rank of each pair under A, 1 = most similar (ties by pair order)
+    rank_b: np.ndarray
+
+    @property
+    def n_pairs(self) -> int:
+        return int(len(self.pairs))
+
+    def most_moved(self, count: int) -> list[tuple[int, int, float, float, int, int]]:
+        """(i, j, cosine A, cosine B, rank A, rank B) of the ``count`` pairs whose rank differs most."""
+        moved = np.abs(self.rank_a - self.rank_b)
+        order = np.argsort(-moved, kind="stable")[:count]
+        return [(int(self.pairs[k, 0]), int(self.pairs[k, 1]), float(self.similarity_a[tuple(self.pairs[k])]),
+                 float(self.similarity_b[tuple(self.pairs[k])]), int(self.rank_a[k]), int(self.rank_b[k])) for k in order]
+
+
+def _average_ranks(values: np.ndarray) -> np.ndarray:
+    """Ranks 1…n of ``values`` (ascending), tied values sharing their average rank."""
+    order = np.argsort(values, kind="stable")
+    ordinal = np.empty(len(values), dtype=np.float64)
+    ordinal[order] = np.arange(1, len(values) + 1)
+    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    sums = np.bincount(inverse, weights=ordinal)
+    return sums[inverse] / counts[inverse]
+
+
+def model_similarity_comparison(similarity_a: np.ndarray, similarity_b: np.ndarray) -> SimilarityComparison:
+    """Compare two [N, N] similarity matrices of the same N sentences (one per model)."""
+    a = np.asarray(similarity_a, dtype=np.float64)
+    b = np.asarray(similarity_b, dtype=np.float64)
+    if a.shape != b.shape or a.ndim != 2 or a.shape[0] != a.shape[1]:
+        raise ValueError(f"need two square matrices of one shape, got {a.shape} and {b.shape}")
+    rows, cols = np.triu_indices(a.shape[0], k=1)
+    values_a, values_b = a[rows, cols], b[rows, cols]
+    spearman = float("nan")
+    if len(values_a) > 1 and np.ptp(values_a) > 0 and np.ptp(values_b) > 0:
+        spearman = float(np.corrcoef(_average_ranks(values_a), _average_ranks(values_b))[0, 1])
+
+    def descending_rank(values: np.ndarray) -> np.ndarray:
+        ranks = np.empty(len(values), dtype=np.int64)
+        ranks[np.argsort(-values, kind="stable")] = np.arange(1, len(values) + 1)
+        return ranks
+
+    pairs = np.stack([rows, cols], axis=1) if len(rows) else np.zeros((0, 2), dtype=np.int64)
+    arrays = [np.asarray(similarity_a).copy(), np.asarray(similarity_b).copy(), pairs,
+              descending_rank(values_a), descending_rank(values_b)]
+    for array in arrays:
+        array.setflags(write=False)
+    return SimilarityComparison(arrays[0], arrays[1], off_diagonal_mean(a), off_diagonal_mean(b), spearman,
+                                arrays[2], arrays[3], arrays[4])

@@ -181,6 +181,21 @@ def split_by_words(tokenizer, text: str, name: str = "") -> WordSplit:
     )
 
 
+_CONTINUATION_MARKS = ("##", "Ġ", "▁")  # WordPiece continues with ##; byte-level BPE and SentencePiece start words with Ġ / ▁
+
+
+def split_pieces_equal(pieces_a: tuple[str, ...] | list[str], pieces_b: tuple[str, ...] | list[str]) -> bool:
+    """Whether two tokenizers cut one word into the same pieces, ignoring how each marks a piece that
+    starts or continues a word, and letter case (an uncased vocabulary lower-cases first)."""
+    def bare(piece: str) -> str:
+        for mark in _CONTINUATION_MARKS:
+            if piece.startswith(mark):
+                piece = piece[len(mark):]
+        return piece.lower()
+
+    return [bare(p) for p in pieces_a] == [bare(p) for p in pieces_b]
+
+
 # ---------------------------------------------------------------------------------------------
 # Chunking a long document into windows the model reads whole
 # ---------------------------------------------------------------------------------------------
