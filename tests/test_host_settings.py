@@ -100,6 +100,22 @@ def test_a_visitor_cannot_load_paths_or_unlisted_ids_by_field_or_link(monkeypatc
     assert any("does not offer" in message for message in _sidebar_errors(linked))
 
 
+def test_the_second_model_gets_the_same_checks_by_field_and_link(monkeypatch):
+    app = _visitor_app(monkeypatch)
+    app.run()
+    app.sidebar.text_input(key="compare_field").input("/etc").run()
+    assert not app.exception and app.session_state["compare_model_id"] == ""
+    (message,) = _sidebar_errors(app)
+    assert "does not offer" in message
+    linked = _visitor_app(monkeypatch)
+    linked.query_params["compare"] = BUNDLED_PARENT
+    linked.run()
+    assert linked.session_state["compare_model_id"] == ""
+    assert any("does not offer" in message for message in _sidebar_errors(linked))
+    linked.sidebar.text_input(key="compare_field").input("").run()  # back to no comparison: the message goes
+    assert not _sidebar_errors(linked)
+
+
 def test_a_listed_folder_loads_for_a_visitor_and_hub_ids_never_read_folders(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "owner" / "name").mkdir(parents=True)  # a folder that reads as a hub id
