@@ -20,6 +20,7 @@ from core.analysis.attention_stats import (
     suggested_heads,
     worked_attention,
 )
+from core.analysis.head_search import PATTERNS, find_token, heads_by_link, heads_by_pattern
 from ui import attention_views as views
 from ui import callbacks
 from ui import state
@@ -31,6 +32,8 @@ from ui.labels import md_escape, unique_labels, visible, zero_unsigned
 GRID_FULL_MAX = 64        # up to this many tokens the grid of all heads has every cell
 MAP_FULL_MAX = 256        # the enlarged map has every cell up to here, block averages above
 HEAD_VIEW_WINDOW = 40     # tokens per window of the head view
+SEARCH_TOP = 10           # heads listed by the head search
+SEARCH_DRAWN = 3          # of which drawn as maps
 
 stage_header(
     "4 · Attention",
@@ -213,6 +216,78 @@ if second_trace is not None:
     st.caption(f"Highest: layer {s_hi[0] + 1}, head {s_hi[1] + 1} ({s_hi[2]:.2f} {metric.unit}) · lowest: layer "
                f"{s_lo[0] + 1}, head {s_lo[1] + 1} ({s_lo[2]:.2f} {metric.unit}). Mean over every head: "
                f"{np.nanmean(metric.values):.2f} here, {np.nanmean(second_metric.values):.2f} compared.")
+
+# --- head search ----------------------------------------------------------------------------
+st.subheader("Which head links one token to another?")
+st.markdown("Pick the token that looks (the query) and the token it might look at (the key): every head of every "
+            f"layer, all {n_layers * n_heads}, ranked by that one attention weight. Or type the two words, e.g. "
+            "*it → animal*.")
+c_words, c_from, c_to = st.columns([1.2, 1, 1])
+search_words = c_words.text_input("Two words: from → to", key="attn_search_words", max_chars=200,
+                                  placeholder="it → animal", help="The first token of each word in your text "
+                                  "(the first occurrence; for the 'to' word, before or after 'from').")
+if (search_words, _signature) != st.session_state.get("_attn_search_resolved"):  # new words, or a new text
+    st.session_state["_attn_search_resolved"] = (search_words, _signature)
+    parts = [p.strip() for p in search_words.replace("->", "→").replace(">", "→").split("→")] if search_words.strip() else []
+    if len(parts) == 2 and all(parts):
+        found_from = find_token(tokens, parts[0])
+        found_to = find_token(tokens, parts[1])
+        if found_from is None or found_to is None:
+            missing = parts[0] if found_from is None else parts[1]
+            st.session_state["_attn_search_problem"] = f"“{missing}” is not a word of your text."
+        else:
+            st.session_state["attn_search_from"], st.session_state["attn_search_to"] = found_from, found_to
+            st.session_state.pop("_attn_search_problem", None)
+    elif parts:
+        st.session_state["_attn_search_problem"] = "Type two words joined by → (or ->), e.g. it → animal."
+    else:
+        st.session_state.pop("_attn_search_problem", None)
+if st.session_state.get("_attn_search_problem"):
+    c_words.caption(md_escape(st.session_state["_attn_search_problem"]))
+state.clamp_choice("attn_search_from", n, default=n - 1)
+state.clamp_choice("attn_search_to", n, default=0)
+search_from = c_from.selectbox("From (the query)", range(n), key="attn_search_from",
+                               format_func=lambda i: f"{i}: {visible(tokens.tokens[i])}")
+search_to = c_to.selectbox("To (the key)", range(n), key="attn_search_to",
+                           format_func=lambda i: f"{i}: {visible(tokens.tokens[i])}")
+link_ranking = heads_by_link(trace, search_from, search_to)
+top_links = link_ranking.top(SEARCH_TOP)
+if not any(bool(traced.attention_allowed[search_from, search_to]) for traced in trace.layers):
+    st.info(f"{visible(tokens.tokens[search_from])} may not look at {visible(tokens.tokens[search_to])}: this model's "
+            "mask (a decoder's: no token sees the ones after it) hides it in every layer, so every head gives 0.")
+st.dataframe(pd.DataFrame({
+    "rank": range(1, len(top_links) + 1),
+    "layer": [found + 1 for found, _, _ in top_links],
+    "head": [h + 1 for _, h, _ in top_links],
+    f"weight of {visible(tokens.tokens[search_from])} on {visible(tokens.tokens[search_to])}":
+        [round(w, 4) for *_, w in top_links],
+}), hide_index=True, width="stretch")
+median_weight = float(np.median(link_ranking.scores))
+st.caption(f"A weight is the share of this query's attention (its row sums to 1) that goes to that key. "
+           f"The median head gives {median_weight:.3f}; an even spread over the {n} tokens would give {1 / n:.3f}.")
+drawn = top_links[:SEARCH_DRAWN]
+if drawn:
+    show_figure(views.head_grid(np.stack([masked_map(trace.layers[found].attention_probs, trace.layers[found].attention_allowed)[h]
+                                          for found, h, _ in drawn]),
+                                labels, labels, head_names=[f"layer {found + 1} · head {h + 1}: {w:.2f}" for found, h, w in drawn],
+                                selected=None, show_ticks=n <= 16, columns=len(drawn)),
+                key="attn_search_maps", name=f"heads-for-{search_from}-to-{search_to}")
+    open_cols = st.columns(len(drawn))
+    for column, (found, h, _) in zip(open_cols, drawn):
+        column.button(f"Open layer {found + 1}, head {h + 1}", key=f"attn_search_open_{found}_{h}",
+                      on_click=callbacks.set_values, args=({"attn_layer": found, "attn_head": h},))
+pattern = st.radio("Or: heads whose tokens look at…", list(PATTERNS), format_func=lambda key: PATTERNS[key],
+                   horizontal=True, key="attn_search_pattern")
+pattern_ranking = heads_by_pattern(trace, pattern)
+if pattern_ranking.answered:
+    top_pattern = pattern_ranking.top(5)
+    st.caption("Highest share of attention on " + PATTERNS[pattern] + ", averaged over the tokens that have one: "
+               + "; ".join(f"layer {found + 1} head {h + 1} ({value:.0%})" for found, h, value in top_pattern) + ".")
+else:
+    st.caption({"same_word": "No word of your text is cut into several pieces, so no head can look at the rest of "
+                             "its own word.",
+                "separator": "This tokenizer adds no special tokens, so there is no separator to look at."}
+               .get(pattern, "No token of your text has one."))
 
 # --- the formula for one query token --------------------------------------------------------
 st.subheader("The formula, worked for one token")

@@ -19,6 +19,8 @@ SHARED_KEYS = {
     "text": state.TEXT_KEY,
     "layer": "attn_layer",
     "head": "attn_head",
+    "from": "attn_search_from",     # the attention page's head search: query token,
+    "to": "attn_search_to",         # and the key token it looks at (positions, counted from 1)
     "ffn_layer": "ffn_layer",
     "pooling": "pool_pair_pooling",
     "method": "proj_method",
@@ -27,7 +29,7 @@ SHARED_KEYS = {
     "passages": "rt_pasted",        # the pasted passages (only with corpus=pasted, and only when they fit),
     "expected": "rt_expected",      # and the passage the visitor expected
 }
-INT_KEYS = {"layer", "head", "ffn_layer", "expected"}  # counted from 1 in links, as the pages show them ("layer 3 of 6")
+INT_KEYS = {"layer", "head", "ffn_layer", "expected", "from", "to"}  # counted from 1 in links, as the pages show them ("layer 3 of 6")
 MAX_INT_IN_URL = 20_000  # the largest number a link may carry (a passage of the largest corpus the retrieval page takes)
 ONLY_WITH = {"passages": ("corpus", "pasted")}  # a parameter written only while another one has this value
 TOUR = [(page.path, page.tour_title, page.tour_note) for page in tour_pages()]  # (path, title, note) per step
