@@ -40,7 +40,7 @@ classroom.presentation_style()
 state.sidebar()
 with st.sidebar:
     classroom.presentation_toggle()
-classroom.presentation_bar([page for section in PAGES.values() for page in section])
+classroom.presentation_bar([page for section in PAGES.values() for page in section], PATH_BY_TITLE.get(navigation.title, ""))
 classroom.tour_bar(PATH_BY_TITLE.get(navigation.title, ""))
 try:
     navigation.run()

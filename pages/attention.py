@@ -25,7 +25,7 @@ from ui import attention_views as views
 from ui import callbacks
 from ui import state
 from ui.common import model_caption, stage_header, truncation_notice
-from ui.export import show_figure
+from ui.export import PROJECTOR_ALL_TICKS, show_figure
 from ui.figures import token_heatmap, vector_bar
 from ui.labels import md_escape, unique_labels, visible, zero_unsigned
 
@@ -58,6 +58,9 @@ tokens = trace.tokens
 n = trace.n_tokens
 n_layers, n_heads, d_head = info.n_layers, info.n_heads, info.d_head
 labels = unique_labels(tokens.tokens)
+grid_tick_limit = PROJECTOR_ALL_TICKS if st.session_state.get("present") else 16  # label every token on a projector
+# On a projector each small map is tall enough for one 16 px label per token (about 19 px a row).
+grid_row_height = max(230, 19 * n + 90) if st.session_state.get("present") and n <= PROJECTOR_ALL_TICKS else 230
 special = np.asarray(tokens.special_mask, dtype=bool)
 
 st.info(
@@ -128,7 +131,8 @@ else:
                f"({grid.shape[-2]} × {grid.shape[-1]} blocks). The enlarged map below has every cell; ▼ marks its head.")
 show_figure(
     views.head_grid(grid, grid_rows, grid_cols, head_names=[f"head {h + 1}" for h in range(n_heads)],
-                    selected=None if average else head, show_ticks=n <= 16, columns=6 if n_heads > 8 else 4),
+                    selected=None if average else head, show_ticks=n <= grid_tick_limit,
+                    columns=(3 if grid_row_height > 230 else 6) if n_heads > 8 else 4, row_height=grid_row_height),
     key="attn_grid", name=f"attention-layer{layer_index + 1}-all-heads",
 )
 if mask_note:
@@ -270,7 +274,8 @@ if drawn:
     show_figure(views.head_grid(np.stack([masked_map(trace.layers[found].attention_probs, trace.layers[found].attention_allowed)[h]
                                           for found, h, _ in drawn]),
                                 labels, labels, head_names=[f"layer {found + 1} · head {h + 1}: {w:.2f}" for found, h, w in drawn],
-                                selected=None, show_ticks=n <= 16, columns=len(drawn)),
+                                selected=None, show_ticks=n <= grid_tick_limit, columns=len(drawn),
+                                row_height=grid_row_height),
                 key="attn_search_maps", name=f"heads-for-{search_from}-to-{search_to}")
     open_cols = st.columns(len(drawn))
     for column, (found, h, _) in zip(open_cols, drawn):

@@ -10,18 +10,24 @@ from ui.common import model_caption, truncation_notice
 from ui.export import show_figure
 from ui.figures import vector_bar
 from ui.labels import md_escape, visible
+from ui.page_list import tour_pages
 from ui.tokens import show_chips
 
 st.title("Embedding Explorer")
 st.markdown(
     "`model.encode(text)` turns text into a vector. This app opens that call up and shows every stage "
     "on a real model, computed live from **your** text: tokenization, the embedding-table lookup, "
-    "position information, attention, the feed-forward network and pooling. Type in the sidebar; every "
-    "page follows."
+    f"position information, attention, the feed-forward network and pooling. Type in {classroom.text_box_place()}; "
+    "every page follows."
 )
 
 if not st.session_state.get("tour_on"):
     classroom.start_tour_button()
+with st.expander(f"Teacher's script: the tour's {len(tour_pages())} steps, what to say and what to click"):
+    st.markdown("\n".join(f"{number}. **{page.tour_title}**: {page.teacher_script}"
+                           for number, page in enumerate(tour_pages(), start=1)))
+    st.caption("Before class: turn on *Presentation mode* (sidebar, or ?present=1 in the link) for large type; "
+               "*Your text* and *Pages* stay in the bar at the top.")
 
 trace = state.current_trace()
 if trace is not None:

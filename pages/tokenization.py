@@ -15,7 +15,7 @@ from core.text.vocabulary import (
     token_to_id,
     vocabulary_size,
 )
-from ui import callbacks, state
+from ui import callbacks, classroom, state
 from ui.common import model_caption, stage_header, truncation_notice
 from ui.labels import md_escape, visible
 from ui.tokenization_views import (
@@ -101,7 +101,7 @@ try:
     splits.append(("GPT-2: byte-level BPE", "GPT-2", split_by_words(gpt2, text, "GPT-2 byte-level BPE"), gpt2))
 except ExplorerError as error:
     splits = []
-    st.info("Nothing to compare yet: type a sentence in the sidebar." if not text.strip() else md_escape(str(error)))
+    st.info(f"Nothing to compare yet: type a sentence in {classroom.text_box_place()}." if not text.strip() else md_escape(str(error)))
 if splits:
     st.markdown(
         "The same characters, cut by different vocabularies. WordPiece marks a piece that continues a word with `##`; "
@@ -172,7 +172,7 @@ if trace is not None:
         st.html(truncated_document_html(trace.text, cut.cut_at_char))
     else:
         st.success(f"Your text fits: {cut.total_tokens:,} of {cut.max_length:,} tokens. Paste a long document into "
-                   "the sidebar to see where it would be cut, or load an example.")
+                   f"{classroom.text_box_place()} to see where it would be cut, or load an example.")
         st.button("Load a long example document (≈ 330 words)", key="tok_long_example", on_click=callbacks.set_values, args=({state.TEXT_KEY: LONG_EXAMPLE},))
 
     st.markdown("**Chunks that fit.** Split the document into consecutive windows of at most "

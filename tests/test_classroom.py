@@ -122,3 +122,55 @@ def test_a_text_too_long_for_a_link_says_so():
     app.sidebar.text_area[0].set_value("word " * 500).run()
     assert "text" not in app.query_params
     assert any("too long for the address bar" in caption.value for caption in app.sidebar.caption)
+
+
+def _sizes(value, found=None):
+    """Every font size set anywhere in a figure spec (layout, axes, annotations, traces)."""
+    found = [] if found is None else found
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in ("font", "tickfont", "textfont") and isinstance(item, dict) and isinstance(item.get("size"), (int, float)):
+                found.append(item["size"])
+            _sizes(item, found)
+    elif isinstance(value, list):
+        for item in value:
+            _sizes(item, found)
+    return found
+
+
+def test_presentation_charts_label_every_token_at_16px():
+    import json
+
+    text = "The animal did not cross the street because it was too tired , said the keeper at noon"
+    app = AppTest.from_file(APP, default_timeout=300)
+    app.query_params.update({"present": "1", "text": text})
+    app.run()
+    app.switch_page("pages/attention.py").run()
+    assert not app.exception
+    specs = {element.proto.id.rsplit("-", 1)[-1]: json.loads(element.proto.spec) for element in app.get("plotly_chart")}
+    for key, spec in specs.items():
+        assert min(_sizes(spec)) >= 16, key
+    grid = specs["attn_grid"]
+    n = len(grid["data"][0]["y"])
+    assert 16 < n <= 32  # more tokens than the normal layout labels
+    labelled = [axis for name, axis in grid["layout"].items() if name.startswith("yaxis") and axis.get("showticklabels")]
+    assert labelled and all(list(axis["tickvals"]) == list(grid["data"][0]["y"]) for axis in labelled)
+
+
+def test_presentation_bar_holds_the_text_and_closes_its_menus():
+    app = AppTest.from_file(APP, default_timeout=300)
+    app.query_params["present"] = "1"
+    app.run()
+    app.text_area(key="present_text").input("Typed on the projector").run()
+    assert not app.exception and app.session_state["text"] == "Typed on the projector"
+    app.session_state["present_pages"] = True  # the Pages menu open, then a page picked from it
+    app.switch_page("pages/tokenization.py").run()
+    assert app.session_state["present_pages"] is False
+    assert "the *Your text* box at the top" in " ".join(str(e.value) for e in [*app.success, *app.info, *app.markdown])
+
+
+def test_the_tour_covers_every_page_with_a_script():
+    from ui.page_list import PAGES
+
+    assert [path for path, _, _ in TOUR] == [page.path for page in PAGES]
+    assert all(page.teacher_script for page in PAGES)

@@ -43,10 +43,12 @@ def head_grid(
     selected: int | None = None,
     show_ticks: bool = True,
     columns: int = 4,
+    row_height: int = 230,
 ) -> go.Figure:
     """All heads of one layer as small heatmaps sharing one colour scale (rows = queries, columns = keys).
 
-    The grid's axes are laid out by hand (make_subplots costs more than the whole rest of the page)."""
+    The grid's axes are laid out by hand (make_subplots costs more than the whole rest of the page).
+    ``row_height`` (px per row of maps) grows on a projector, where every token keeps its label."""
     n_heads = maps.shape[0]
     columns = max(1, min(columns, n_heads))
     rows = math.ceil(n_heads / columns)
@@ -81,7 +83,7 @@ def head_grid(
         layout,
         annotations=titles,
         coloraxis=dict(colorscale=ATTENTION_SCALE, cmin=0.0, cmax=max(top, 1e-6), colorbar=dict(title="weight", thickness=12)),
-        height=min(1600, 230 * rows + (50 if show_ticks else 0) + 40),
+        height=min(max(1600, row_height * 2), row_height * rows + (50 if show_ticks else 0) + 40),
         margin=dict(l=10, r=10, t=40, b=10),
         plot_bgcolor=MASKED_COLOR if masked else "white",
     ))

@@ -108,38 +108,59 @@ def _leave_presentation() -> None:
     st.session_state["present"] = False
 
 
-def presentation_bar(pages: list) -> None:
-    """In presentation mode the sidebar is hidden: a small bar on top keeps the pages and the way out."""
+def _copy_presented_text() -> None:
+    st.session_state[state.TEXT_KEY] = st.session_state.get("present_text", "")
+
+
+def text_box_place() -> str:
+    """Where the visitor types the text, in words: the sidebar, or the bar on top in presentation mode."""
+    return "the *Your text* box at the top" if st.session_state.get("present") else "the sidebar"
+
+
+def presentation_bar(pages: list, current_path: str = "") -> None:
+    """In presentation mode the sidebar is hidden: a small bar on top keeps the pages, the text and the way out."""
     if not st.session_state.get("present"):
         return
+    # A page link navigates in the browser; the menu it sits in would stay open over the new page.
+    if st.session_state.get("_present_bar_page") != current_path:
+        st.session_state["_present_bar_page"] = current_path
+        st.session_state["present_pages"] = False
+        st.session_state["present_text_open"] = False
+    if st.session_state.get("present_text") != st.session_state.get(state.TEXT_KEY):
+        st.session_state["present_text"] = st.session_state.get(state.TEXT_KEY, "")
     with st.container(horizontal=True, key="present_bar"):
-        with st.popover("Pages", icon=":material/menu:"):
+        with st.popover("Pages", icon=":material/menu:", key="present_pages", on_change="rerun"):
             for page in pages:
                 st.page_link(page)
+        with st.popover("Your text", icon=":material/edit:", key="present_text_open", on_change="rerun"):
+            st.text_area("Your text", key="present_text", height=140, max_chars=200_000, on_change=_copy_presented_text,
+                         help="Every page traces this text. Press Ctrl+Enter (or click away) to apply.")
         st.button("Exit presentation mode", icon=":material/close_fullscreen:", key="present_exit",
-                  on_click=_leave_presentation, help="Back to the normal layout, with the sidebar and your text.")
+                  on_click=_leave_presentation, help="Back to the normal layout, with the sidebar.")
 
 
 def tour_bar(current_path: str) -> None:
-    """Back / next through the stage pages, shown on every page while the tour is on."""
+    """Back / next through the tour's pages, shown on the tour's pages while the tour is on."""
     if not st.session_state.get("tour_on"):
         return
     paths = [path for path, _, _ in TOUR]
-    index = paths.index(current_path) if current_path in paths else 0
+    if current_path not in paths:
+        return  # a page outside the tour: no step to show
+    index = paths.index(current_path)
     _, title, note = TOUR[index]
-    with st.container(border=True):
-        cols = st.columns([1, 6, 1, 1])
-        if cols[0].button("← Back", key="tour_back", disabled=index == 0):
-            st.switch_page(paths[index - 1])
-        cols[1].markdown(f"**Guided tour · step {index + 1} of {len(TOUR)}: {title}**  \n{note}")
-        if index + 1 < len(TOUR):
-            if cols[2].button("Next →", key="tour_next", type="primary"):
-                st.switch_page(paths[index + 1])
-        else:
-            cols[2].markdown("**The end.**")
-        if cols[3].button("End tour", key="tour_end"):
-            st.session_state["tour_on"] = False
-            st.rerun()
+    with st.container(border=True, key="tour_bar"):
+        st.markdown(f"**Guided tour · step {index + 1} of {len(TOUR)}: {title}**  \n{note}")
+        with st.container(horizontal=True):
+            if st.button("← Back", key="tour_back", disabled=index == 0):
+                st.switch_page(paths[index - 1])
+            if index + 1 < len(TOUR):
+                if st.button("Next →", key="tour_next", type="primary"):
+                    st.switch_page(paths[index + 1])
+            else:
+                st.markdown("**The end.**")
+            if st.button("End tour", key="tour_end"):
+                st.session_state["tour_on"] = False
+                st.rerun()
 
 
 def start_tour_button() -> None:

@@ -152,22 +152,35 @@ def show_figure(fig, *, key: str, name: str, container=st, config: dict | None =
     return result
 
 
-PROJECTOR_FONT = 17      # px, Plotly's base font in presentation mode (its default is 12)
-PROJECTOR_MIN_TICKS = 13  # px, the smallest tick label a builder's own size may shrink to there
+PROJECTOR_FONT = 17       # px, Plotly's base font in presentation mode (its default is 12)
+PROJECTOR_MIN_TEXT = 16   # px, the smallest chart text there: tick labels, cell values, subplot titles
+PROJECTOR_ALL_TICKS = 32  # up to this many rows or columns, a heatmap labels every one of them there
 
 
 def projector_fonts(fig) -> None:
     """Presentation mode: text in the chart large enough for a projector (the page's own text grows by CSS;
-    Plotly draws its text itself). Builders that set small tick fonts for dense grids keep them small, but
-    not below PROJECTOR_MIN_TICKS."""
+    Plotly draws its text itself). Nothing below PROJECTOR_MIN_TEXT, and a heatmap of up to
+    PROJECTOR_ALL_TICKS tokens labels every token (Plotly would drop every other label to avoid overlap)."""
     fig.update_layout(font=dict(size=PROJECTOR_FONT))
     for name in [name for name in fig.layout if name.startswith(("xaxis", "yaxis"))]:
         axis = fig.layout[name]
-        if axis.tickfont and axis.tickfont.size and axis.tickfont.size < PROJECTOR_MIN_TICKS:
-            axis.tickfont.size = PROJECTOR_MIN_TICKS
+        if axis.tickfont and axis.tickfont.size and axis.tickfont.size < PROJECTOR_MIN_TEXT:
+            axis.tickfont.size = PROJECTOR_MIN_TEXT
     for annotation in fig.layout.annotations or ():
-        if annotation.font and annotation.font.size and annotation.font.size < PROJECTOR_MIN_TICKS:
-            annotation.font.size = PROJECTOR_MIN_TICKS
+        if annotation.font and annotation.font.size and annotation.font.size < PROJECTOR_MIN_TEXT:
+            annotation.font.size = PROJECTOR_MIN_TEXT
+    for trace in fig.data:
+        textfont = getattr(trace, "textfont", None)
+        if textfont is not None and isinstance(textfont.size, (int, float)) and textfont.size < PROJECTOR_MIN_TEXT:
+            textfont.size = PROJECTOR_MIN_TEXT
+        if trace.type != "heatmap":
+            continue
+        for letter, values in (("x", trace.x), ("y", trace.y)):
+            anchor = getattr(trace, f"{letter}axis", None) or letter
+            axis = fig.layout[f"{letter}axis{anchor[1:]}"]
+            if (values is not None and 1 < len(values) <= PROJECTOR_ALL_TICKS and all(isinstance(v, str) for v in values)
+                    and axis.ticktext is None and axis.showticklabels is not False):
+                axis.tickmode, axis.tickvals = "array", list(values)
 
 
 def export_control(fig, *, key: str, name: str, container=st, has_camera: bool = True) -> None:

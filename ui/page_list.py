@@ -14,6 +14,7 @@ class PageEntry:
     link_label: str | None = None   # short label under the pipeline diagram's box (the six stage pages)
     tour_title: str | None = None   # the page's step in the guided tour, where it has one
     tour_note: str | None = None
+    teacher_script: str | None = None  # the teacher's script for this step: what to say, what to click
 
     @property
     def name(self) -> str:
@@ -27,25 +28,55 @@ HOME = "pages/home.py"
 PAGES: tuple[PageEntry, ...] = (
     PageEntry("Start", HOME, "Overview: one text, traced", ":material/home:",
               tour_title="Overview",
-              tour_note="One sentence goes in; one vector comes out. Here is the whole trip at a glance."),
+              tour_note="One sentence goes in; one vector comes out. Here is the whole trip at a glance.",
+              teacher_script="Say: every search engine built on embeddings calls encode(text) and gets a list of "
+                             "numbers back; today we open that call. Type a sentence the class suggests. Point at the "
+                             "token chips and at the table of shapes: one row per stage."),
     PageEntry("Stages", "pages/tokenization.py", "1 · Tokenization", ":material/content_cut:", "Tokenization",
-              "1 · Tokenization", "Text is cut into sub-word tokens, each with an id. Look for ## pieces."),
+              "1 · Tokenization", "Text is cut into sub-word tokens, each with an id. Look for ## pieces.",
+              "Say: the model never sees letters. Point at a word cut into ## pieces, then at GPT-2's split of the same "
+              "text beside it. Click *Load a long example document* to show where the model stops reading."),
     PageEntry("Stages", "pages/embedding_lookup.py", "2 · Embedding lookup", ":material/menu_book:", "Lookup",
-              "2 · Embedding lookup", "Each id picks one row of a big table: no computation yet."),
+              "2 · Embedding lookup", "Each id picks one row of a big table: no computation yet.",
+              "Say: each id is a row number in a table learned in training. Show the table's size, then pick a token "
+              "in *nearest rows*: similar words got similar rows."),
     PageEntry("Stages", "pages/positional_encoding.py", "3 · Positional encoding", ":material/format_list_numbered:",
-              "Positions", "3 · Position", "Without position information, word order would be invisible."),
+              "Positions", "3 · Position", "Without position information, word order would be invisible.",
+              "Ask: would *the cat bit the dog* and *the dog bit the cat* look the same to attention? Scroll to the "
+              "experiment: with positions switched off the two embeddings become equal."),
     PageEntry("Stages", "pages/attention.py", "4 · Attention", ":material/visibility:", "Attention",
-              "4 · Attention", "Every token looks at every other; each head looks for something different."),
+              "4 · Attention", "Every token looks at every other; each head looks for something different.",
+              "Type *The animal did not cross the street because it was too tired*. In *Which head links one token to "
+              "another?* type *it → animal* and open the top head. Then show the overview: each square is one head."),
     PageEntry("Stages", "pages/feed_forward.py", "5 · Feed-forward", ":material/hub:", "Feed-forward",
-              "5 · Feed-forward", "Each token alone goes through a wide MLP: most of the parameters live here."),
+              "5 · Feed-forward", "Each token alone goes through a wide MLP: most of the parameters live here.",
+              "Say: each token goes through the same small network on its own, four times wider inside. Point at the "
+              "share of near-zero activations: most neurons stay silent for a given token."),
     PageEntry("Stages", "pages/pooling.py", "6 · Pooling and similarity", ":material/join:", "Pooling",
-              "6 · Pooling", "Many token vectors become one sentence vector; the choice matters."),
+              "6 · Pooling", "Many token vectors become one sentence vector; the choice matters.",
+              "Say: search needs one vector per text. Open *Similarity, explained*: the cat/feline pair scores far "
+              "above cat/Python. Pick two sentences and show which token pairs made the score."),
     PageEntry("Explore", "pages/pipeline.py", "All together: end to end", ":material/route:",
               tour_title="All together",
-              tour_note="The whole pipeline rebuilt by hand equals encode() to the last digit."),
-    PageEntry("Explore", "pages/projections.py", "Projections", ":material/scatter_plot:"),
-    PageEntry("Explore", "pages/contrastive.py", "Training: contrastive learning", ":material/model_training:"),
-    PageEntry("Explore", "pages/retrieval.py", "Retrieval debugger", ":material/manage_search:"),
+              tour_note="The whole pipeline rebuilt by hand equals encode() to the last digit.",
+              teacher_script="Point at the diagram: the six stages with this text's shapes. Click *Check against "
+                             "SentenceTransformer.encode*: the hand-built vector equals the library's."),
+    PageEntry("Explore", "pages/projections.py", "Projections", ":material/scatter_plot:",
+              tour_title="Projections",
+              tour_note="Many sentences as points: topics form clusters. Look for a sentence that lands in the wrong one.",
+              teacher_script="Say: 384 numbers cannot be drawn, so we squeeze them to 2. Point at the topic clusters, "
+                             "hover a point to read its sentence, then open the *bank* view: one word, two meanings, "
+                             "two places."),
+    PageEntry("Explore", "pages/contrastive.py", "Training: contrastive learning", ":material/model_training:",
+              tour_title="Training",
+              tour_note="How the model learned this: pull matching pairs together, push the rest apart.",
+              teacher_script="Say: training shows the model pairs that belong together. Move the temperature slider "
+                             "and watch the loss; compare with the same batch under random weights."),
+    PageEntry("Explore", "pages/retrieval.py", "Retrieval debugger", ":material/manage_search:",
+              tour_title="Retrieval",
+              tour_note="A query against a corpus: which passage ranks first, and why.",
+              teacher_script="Pick the bundled example, run a query and open the top passage's explanation: the score "
+                             "split into query × passage token pairs. Ask the class for a query that fails."),
 )
 
 
