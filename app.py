@@ -7,7 +7,6 @@ each page in pages/ draws one stage from the core trace.
 import os
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-os.environ.setdefault("NUMBA_CACHE_DIR", os.path.join(os.path.dirname(os.path.abspath(__file__)), ".cache", "numba"))
 
 import streamlit as st  # noqa: E402
 

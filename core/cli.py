@@ -6,6 +6,7 @@
     python -m core embed --input sentences.csv --text-column text --out vectors.parquet [--batch-size 64]
     python -m core search --query "…" --corpus passages.csv [--text-column text] [--top-k 10] [--expected N]
     python -m core search --example stsb-dev --evaluate      # recall@1 / recall@10 over the example's queries
+    python -m core warm [--model ID_OR_PATH] [--no-projections]  # before class: load, trace, compile UMAP
 """
 
 from __future__ import annotations
@@ -181,6 +182,25 @@ def _cmd_settings(args) -> int:
     return 0
 
 
+def _cmd_warm(args) -> int:
+    """Before class: load the model, trace a text, and compile umap-learn's numba code into
+    NUMBA_CACHE_DIR, so that a server started afterwards does not compile on its first Projections visit."""
+    import time
+
+    from .embed.projection import warm_up
+    from .models.loading import load_model
+    from .trace.tracer import trace_text
+
+    started = time.perf_counter()
+    model = load_model(args.model, args.device)
+    trace_text(model, "The cat sat unhappily")
+    print(f"model {model.info.model_id} loaded and traced in {time.perf_counter() - started:.1f} s")
+    if not args.no_projections:
+        seconds = warm_up()
+        print(f"UMAP compiled and fitted in {seconds:.1f} s; numba's cache: {os.environ.get('NUMBA_CACHE_DIR')}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m core", description="Embedding Explorer's engine, from the shell.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -235,6 +255,12 @@ def build_parser() -> argparse.ArgumentParser:
     sts.add_argument("--pooling", action="append", help="a pooling to evaluate (repeatable; default: all)")
     sts.add_argument("--batch-size", type=int, default=32)
     sts.set_defaults(run=_cmd_sts_eval)
+
+    warm = commands.add_parser("warm", help="before class: load the model, trace a text, compile UMAP (numba's cache)")
+    warm.add_argument("--model", default=None)
+    warm.add_argument("--device", default="auto")
+    warm.add_argument("--no-projections", action="store_true", help="skip compiling UMAP")
+    warm.set_defaults(run=_cmd_warm)
 
     settings = commands.add_parser("settings", help="check the host's settings (EXPLORER_* and [explorer] in secrets.toml)")
     settings.set_defaults(run=_cmd_settings)

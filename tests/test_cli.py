@@ -59,3 +59,15 @@ def test_trace_npz_bytes_round_trip(bundled):
     data = np.load(io.BytesIO(trace_npz_bytes(trace)))
     np.testing.assert_array_equal(data["attentions"], trace.attentions)
     assert data["tokens"].tolist() == list(trace.tokens.tokens)
+
+
+def test_warm_fills_numbas_cache_for_the_next_process(tmp_path):
+    cache = tmp_path / "numba"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "NUMBA_CACHE_DIR": str(cache)}
+    result = subprocess.run([sys.executable, "-m", "core", "warm"], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "all-MiniLM-L6-v2 loaded and traced" in result.stdout and "UMAP compiled" in result.stdout
+    assert "Warning" not in result.stderr  # the expected precomputed-graph warning stays out of a host's log
+    compiled = list(cache.rglob("*.nbi"))  # numba's index files: what a later process loads instead of compiling
+    assert any("umap" in str(path) for path in compiled), compiled[:5]

@@ -6,6 +6,7 @@ Pure numpy / scikit-learn / umap-learn; nothing here knows about models or pages
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -80,7 +81,22 @@ def project(vectors: np.ndarray, params: ProjectionParams = ProjectionParams(),
         # 200 epochs (umap's own choice above 10k points) keep 10k points within seconds.
         n_epochs=200 if n > 2_000 else None, init="spectral" if n > neighbours + 1 else "random",
     )
-    return reducer.fit_transform(data).astype(np.float32)
+    with warnings.catch_warnings():
+        # Expected: the precomputed graph carries no NNDescent index, so umap's own transform() is off.
+        warnings.filterwarnings("ignore", message=r"precomputed_knn\[2\]")
+        return reducer.fit_transform(data).astype(np.float32)
+
+
+def warm_up(points: int = 64, seed: int = 0) -> float:
+    """Compile umap-learn's numba code in this process (and fill NUMBA_CACHE_DIR for later ones) with one
+    small fit, the way the Projections page fits; returns the seconds it took. A server does this before
+    class so that the first visitor of the Projections page does not wait for the compiler."""
+    import time
+
+    started = time.perf_counter()
+    data = np.random.default_rng(seed).standard_normal((points, 16)).astype(np.float32)
+    project(data, ProjectionParams(method="umap", dims=2, n_neighbors=10))
+    return time.perf_counter() - started
 
 
 def exact_neighbours(vectors: np.ndarray, k: int, metric: str = "cosine", block_rows: int = 1024) -> tuple[np.ndarray, np.ndarray]:
