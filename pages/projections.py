@@ -9,6 +9,7 @@ from core.text.datasets import (
     DatasetError, check_vectors, pair_vectors_with_texts, read_table, read_vectors, sentence_set,
 )
 from core.embed.projection import POINT_CAPS, ProjectionParams, kmeans_labels, nearest_neighbours
+from core.analysis.model_comparison import NEIGHBOURS, align_points
 from core.analysis.similarity import occurrence_cosines, repeated_tokens, summarise_occurrences
 from core.analysis.token_view import MIN_POINTS, token_view
 from ui import callbacks, state
@@ -16,8 +17,11 @@ from ui.common import stage_header, window_caption, window_warning
 from ui.export import show_figure
 from ui.hosting import host_settings
 from ui.labels import md_escape, visible, zero_unsigned
-from ui.projection_views import projection_scatter, token_scatter
-from ui.projection_state import EXAMPLE_SETS, MAX_EMBED, MAX_TYPED, budgets, embeddings, example_frame, projection
+from ui.projection_views import COMPARE_VIEWS, compared_projection, projection_scatter, token_scatter
+from ui.projection_state import (
+    EXAMPLE_SETS, MAX_EMBED, MAX_TYPED, budgets, embeddings, example_frame, neighbour_comparison, projection,
+)
+from ui.labels import text_label
 
 DEFAULT_TOKENS_TEXT = "I sat on the bank of the river.\nThe bank approved my loan.\nShe deposited cash at the bank.\nWe fished from the grassy bank."
 
@@ -137,6 +141,7 @@ model = state.current_model()
 if model is None:
     st.stop()
 info = model.info
+second_model = state.compare_model()  # "Compare with…": the same sentences under a second model (None: none)
 chosen = load_input()
 if chosen is None or len(chosen.texts) < 3:
     if chosen is not None:
@@ -162,6 +167,15 @@ with st.expander("Method parameters"):
     metric = p3.selectbox("Metric", ["cosine", "euclidean"], key="proj_metric")
     perplexity = p4.slider("t-SNE perplexity", 2, 100, 30, key="proj_perplexity")
     k = st.slider("k-means clusters", 2, 30, 5, key="proj_k")
+if second_model is not None:
+    second_info = second_model.info
+    d1, d2 = st.columns(2)
+    state.clamp_choice("proj_compare_layer", second_info.n_layers + 1, default=second_info.n_layers)
+    second_layer = d1.slider("Layer of the compared model (mean-pooled)", 0, second_info.n_layers, key="proj_compare_layer",
+                             help=f"0 = its embedding output; {second_info.n_layers} = its last layer, what it returns.")
+    compare_view = d2.radio("The two maps", COMPARE_VIEWS, horizontal=True, key="proj_compare_view",
+                            help="Side by side on the same axes, or on one map with a line from each sentence's place "
+                                 "under this model to its place under the compared one.")
 
 # ----------------------------------------------------------------------- vectors
 budget = None   # token budgets of the texts the page embeds itself
@@ -222,12 +236,74 @@ else:
     groups = kmeans_labels(vectors, k).astype(str)
     groups = np.asarray([f"cluster {g}" for g in groups])
 
+# ----------------------------------------------------------------------- the compared model
+def compared_vectors():
+    """The compared model's vectors of the same sentences (its own pipeline, or mean pooling of the chosen
+    layer), or None after saying why not."""
+    compare_id, device = st.session_state[state.COMPARE_KEY], st.session_state[state.DEVICE_KEY]
+    embed_cap = min(MAX_EMBED, host_settings().max_sentences)
+    if n > embed_cap:
+        st.info(f"{n:,} sentences: the compared model embeds at most {embed_cap:,} on this page.")
+        return None
+    second_budget = budgets(compare_id, device, texts)
+    window_warning(second_budget, second_info.model_id)
+    second_key = (compare_id, device, texts, None if second_layer == second_info.n_layers else second_layer)
+    if n > 500 and st.session_state.get("proj_compare_embed_ok") != hash(second_key):
+        st.info(f"{n:,} sentences to embed with the compared model, {md_escape(second_info.model_id)} "
+                f"(about {n / 300:.0f} s on a 2-core CPU). The map below shows this model alone until then.")
+        st.button("Embed them with the compared model", key="proj_compare_embed", on_click=callbacks.set_values,
+                  args=({"proj_compare_embed_ok": hash(second_key)},))
+        return None
+    second_bar = st.progress(0.0, text=f"Embedding {n:,} sentences with the compared model…")
+
+    def second_progress(done, total):
+        second_bar.progress(done / total, text=f"Embedding sentences with the compared model: {done:,} / {total:,}")
+
+    try:
+        return embeddings(*second_key, progress=second_progress)
+    except ExplorerError as error:
+        st.warning(f"The compared model, {md_escape(second_info.model_id)}: {md_escape(str(error))}")
+        return None
+    finally:
+        second_bar.empty()
+
+
+alignment = overlap = None
+if second_model is not None:
+    second_vectors = compared_vectors()
+    if second_vectors is not None:
+        try:
+            with st.spinner(f"Projecting the compared model's {n:,} points with {method.upper()}…"):
+                second_points = projection(second_vectors, params)
+            alignment = align_points(points, second_points)
+            with st.spinner("Finding each sentence's 10 nearest neighbours under both models…"):
+                overlap = neighbour_comparison(vectors, second_vectors)
+        except ExplorerError as error:
+            st.warning(f"The compared model, {md_escape(second_info.model_id)}: {md_escape(str(error))}")
+            alignment = overlap = None
+
 # ----------------------------------------------------------------------- figure
-figure = projection_scatter(points, groups, texts, dims=dims, legend_title=colour,
-                            title=f"{len(points):,} points · {method.upper()} {dims}-D"
-                            + ("" if layer is None else f" · layer {layer} of {info.n_layers}"))
-event = show_figure(figure, key="proj_plot", name=f"projection-{method}-{dims}d" + ("" if layer is None else f"-layer{layer}"),
-                    on_select="rerun", selection_mode="points")
+map_title = (f"{len(points):,} points · {method.upper()} {dims}-D"
+             + ("" if layer is None else f" · layer {layer} of {info.n_layers}"))
+if alignment is None:
+    figure = projection_scatter(points, groups, texts, dims=dims, legend_title=colour, title=map_title)
+    figure_name = f"projection-{method}-{dims}d" + ("" if layer is None else f"-layer{layer}")
+else:
+    names = (text_label(info.model_id, 50) + ("" if layer is None else f" · layer {layer}"),
+             text_label(second_info.model_id, 50) + f" · layer {second_layer}")
+    figure = compared_projection(points, alignment.aligned, groups, texts, dims=dims, legend_title=colour,
+                                 title=map_title, names=names, view=compare_view)
+    figure_name = f"projection-{method}-{dims}d-two-models"
+event = show_figure(figure, key="proj_plot", name=figure_name, on_select="rerun", selection_mode="points")
+if alignment is not None:
+    st.caption(
+        f"Each model's own {method.upper()} of its own vectors, with the same settings; the compared model's map is "
+        f"then rotated{' and mirrored' if alignment.reflected else ''}, scaled (×{alignment.scale:.3g}) and shifted onto "
+        f"this model's by orthogonal Procrustes (on centred coordinates), because {method.upper()} fixes no orientation. "
+        f"What is left over, the Procrustes disparity, is {alignment.disparity:.3f} of this map's spread (0 = the same "
+        "map turned; 1 = nothing in common). Colours and hover texts are the same on both"
+        + (" (k-means clusters of this model's vectors)." if colour != "label" else ".")
+        + " Select a point on either map to list its neighbours below.")
 
 # ----------------------------------------------------------------------- neighbours
 selected = None
@@ -244,8 +320,55 @@ st.subheader("Nearest neighbours (cosine, in the full vector space)")
 st.markdown(f"**{md_escape(texts[selected][:200])}**")
 if budget is not None:
     window_caption(budget.texts[selected], texts[selected], f"Sentence {selected + 1}")
-rows = [(visible(texts[i], show_spaces=False), zero_unsigned(round(score, 4))) for i, score in nearest_neighbours(vectors, selected, 10)]
-st.dataframe(pd.DataFrame(rows, columns=["sentence", "cosine"]), hide_index=True, width="stretch")
+if overlap is None:
+    rows = [(visible(texts[i], show_spaces=False), zero_unsigned(round(score, 4))) for i, score in nearest_neighbours(vectors, selected, 10)]
+    st.dataframe(pd.DataFrame(rows, columns=["sentence", "cosine"]), hide_index=True, width="stretch")
+else:
+    def neighbour_table(near, cosines, other) -> pd.DataFrame:
+        return pd.DataFrame({"#": [int(i) + 1 for i in near], "sentence": [visible(texts[i], show_spaces=False) for i in near],
+                             "cosine": zero_unsigned(np.round(cosines.astype(float), 4)),
+                             "also under the other": ["yes" if i in other else "" for i in near]})
+
+    near_a, near_b = overlap.neighbours_a[selected], overlap.neighbours_b[selected]
+    n1, n2 = st.columns(2)
+    n1.markdown(f"Under this model, {md_escape(info.model_id)}")
+    n1.dataframe(neighbour_table(near_a, overlap.cosines_a[selected], set(near_b.tolist())), hide_index=True,
+                 width="stretch", key="proj_neighbours_a")
+    n2.markdown(f"Under the compared model, {md_escape(second_info.model_id)}")
+    n2.dataframe(neighbour_table(near_b, overlap.cosines_b[selected], set(near_a.tolist())), hide_index=True,
+                 width="stretch", key="proj_neighbours_b")
+    st.caption(f"Sentence {selected + 1} keeps {int(overlap.shared[selected])} of its {overlap.k} nearest neighbours "
+               f"from one model to the other: Jaccard {float(overlap.jaccard[selected]):.2f}. Cosines are each model's "
+               "own and do not compare across models; the neighbours do.")
+
+if overlap is not None and overlap.k == n - 1:  # every other sentence is a neighbour: nothing to compare yet
+    st.info(f"With {n} sentences, each one's {overlap.k} nearest neighbours are all the others under both models: "
+            f"comparing neighbourhoods takes at least {NEIGHBOURS + 2} sentences ({NEIGHBOURS} neighbours each, "
+            "chosen from more than that many others).")
+elif overlap is not None:
+    st.subheader("Neighbourhoods under both models")
+    unchanged = overlap.unchanged
+    j1, j2 = st.columns(2)
+    j1.metric(f"mean Jaccard of the {overlap.k} nearest neighbours", f"{overlap.mean_jaccard:.3f}",
+              help="For each sentence, the share of its neighbours the two models agree on: shared ÷ in either list "
+                   "(1 = the same neighbours, 0 = none in common), averaged over the sentences.")
+    j2.metric("sentences with the same neighbours under both", f"{unchanged:,} of {n:,}")
+    st.caption(f"Neighbours by cosine in each model's full vector space (not on the maps), the sentence itself left out; "
+               "equal cosines (repeated sentences) go to the lower sentence number. The sentences whose neighbourhoods "
+               "changed most, lowest Jaccard first:")
+
+    def neighbour_list(numbers) -> str:
+        return " · ".join(f"{i + 1}. {visible(texts[i], show_spaces=False)[:50]}" for i in numbers) or "(none)"
+
+    changed = overlap.most_changed(10)
+    st.dataframe(pd.DataFrame({
+        "#": [i + 1 for i in changed],
+        "sentence": [visible(texts[i], show_spaces=False)[:120] for i in changed],
+        "Jaccard": [round(float(overlap.jaccard[i]), 3) for i in changed],
+        "shared": [f"{int(overlap.shared[i])} of {overlap.k}" for i in changed],
+        "neighbours only under this model": [neighbour_list(overlap.only_in_a(i)) for i in changed],
+        "neighbours only under the compared model": [neighbour_list(overlap.only_in_b(i)) for i in changed],
+    }), hide_index=True, width="stretch", key="proj_changed")
 
 
 st.button("Open this sentence in the stage pages", key="proj_open", on_click=callbacks.set_values,

@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from core import ExplorerError
+from core.analysis.model_comparison import compare_rankings
 from core.retrieval.corpus import MAX_PASSAGES, Chunking, clean_passages, passages_from_table
 from core.retrieval.explain import query_token_difference, word_contributions
 from core.retrieval.search import rank
@@ -45,6 +46,7 @@ if model is None:
     st.stop()
 info = model.info
 model_id, device = st.session_state[state.MODEL_KEY], st.session_state[state.DEVICE_KEY]
+second_model = state.compare_model()  # "Compare with…": the same query and corpus ranked by a second model (None: none)
 rs.restore_inputs()
 rs.init_inputs(model)
 summary = st.container()  # the expected passage's rank, once it is known
@@ -232,6 +234,62 @@ if query_error is not None:
     st.warning(md_escape(query_error) + " The corpus above is embedded and kept; nothing is lost.")
     st.stop()
 
+# ---------------------------------------------------------------- the compared model's ranking
+def compared_ranking() -> rs.ComparedRanking | None:
+    """The same query over the same corpus ranked by the compared model, each side by its own pipeline
+    (its own prompts when the prompts are on, its pooling, its similarity, its window; the chunking
+    above), or None after saying why not."""
+    second_id, second_info = st.session_state[state.COMPARE_KEY], second_model.info
+    query_prompt_b, doc_prompt_b = rs.compared_prompts(second_model, use_prompts)
+    chunking_b = chunking if precomputed is None else Chunking()  # uploaded vectors are this model's: it embeds
+    key_b = rs.index_key(second_id, device, passages, chunking_b, doc_prompt_b)
+    if rs.has_index(key_b):
+        index_b = rs.corpus_index(key_b, passages)
+    else:
+        if n > rs.ASK_ABOVE and st.session_state.get("rt_compare_embed_ok") != key_b:
+            st.info(f"{n:,} passages to embed with the compared model, {md_escape(second_info.model_id)} (about "
+                    f"{n / 150:.0f} s on a 2-core CPU). Until then the page ranks with this model alone.")
+            st.button("Embed the corpus with the compared model", key="rt_compare_embed", on_click=callbacks.set_values,
+                      args=({"rt_compare_embed_ok": key_b},))
+            return None
+        bar = st.progress(0.0, text=f"Embedding {n:,} passages with the compared model…")
+        stop_slot = st.empty()
+        if n > rs.ASK_ABOVE:
+            stop_slot.button("Stop", key="rt_compare_stop", on_click=callbacks.forget, args=("rt_compare_embed_ok",),
+                             help="Stops the compared model's embedding; this model's ranking and what you typed stay.")
+
+        def progress(done, total):
+            bar.progress(done / total, text=f"Embedding the corpus with the compared model: {done:,} / {total:,} texts")
+
+        try:
+            index_b = rs.corpus_index(key_b, passages, progress=progress)
+        except ExplorerError as error:
+            st.warning(f"The compared model, {md_escape(second_info.model_id)}: {md_escape(str(error))}")
+            return None
+        finally:
+            bar.empty()
+            stop_slot.empty()
+    try:
+        encoding_b = rs.query_encoding(second_id, device, query, query_prompt_b)
+        return rs.ComparedRanking(second_id, key_b, index_b, encoding_b, rank(index_b, encoding_b))
+    except ExplorerError as error:
+        st.warning(f"The compared model, {md_escape(second_info.model_id)}: {md_escape(str(error))}")
+        return None
+
+
+def ranking_table(shown_ranking, rows) -> pd.DataFrame:
+    return pd.DataFrame({
+        "rank": [shown_ranking.rank_of(p) for p in rows],
+        "#": [p + 1 for p in rows],
+        "score": [float(shown_ranking.scores[p]) for p in rows],
+        "expected": ["← expected" if p == expected else "" for p in rows],
+        "passage": [passage_preview(passages[p]) for p in rows],
+    })
+
+
+RANKING_COLUMNS = {"score": st.column_config.NumberColumn(format="%.5f"),
+                   "#": st.column_config.NumberColumn(help="the passage's number in the corpus")}
+
 # ---------------------------------------------------------------- ranking
 st.header("Ranking")
 expected_rank, expected_score, top_score = ranking.rank_of(expected), float(ranking.scores[expected]), float(ranking.scores[top])
@@ -245,16 +303,18 @@ st.session_state["rt_k"] = min(max(int(st.session_state["rt_k"]), 1), min(50, n)
 k = st.slider("Passages to list (top-k)", 1, min(50, n), key="rt_k")
 listed = [p for p, _ in ranking.top(k)]
 rows = listed + ([expected] if expected not in listed else [])
-table = pd.DataFrame({
-    "rank": [ranking.rank_of(p) for p in rows],
-    "#": [p + 1 for p in rows],
-    "score": [float(ranking.scores[p]) for p in rows],
-    "expected": ["← expected" if p == expected else "" for p in rows],
-    "passage": [passage_preview(passages[p]) for p in rows],
-})
-st.dataframe(table, hide_index=True, width="stretch", key="rt_ranking", height=35 * (len(rows) + 1) + 3,
-             column_config={"score": st.column_config.NumberColumn(format="%.5f"),
-                            "#": st.column_config.NumberColumn(help="the passage's number in the corpus")})
+second = compared_ranking() if second_model is not None else None
+ranking_slot, second_slot = st.columns(2) if second is not None else (st, None)
+if second is not None:
+    ranking_slot.markdown(f"**This model, {md_escape(info.model_id)}**")
+ranking_slot.dataframe(ranking_table(ranking, rows), hide_index=True, width="stretch", key="rt_ranking",
+                       height=35 * (len(rows) + 1) + 3, column_config=RANKING_COLUMNS)
+if second is not None:
+    second_listed = [p for p, _ in second.ranking.top(k)]
+    second_rows = second_listed + ([expected] if expected not in second_listed else [])
+    second_slot.markdown(f"**The compared model, {md_escape(second_model.info.model_id)}**")
+    second_slot.dataframe(ranking_table(second.ranking, second_rows), hide_index=True, width="stretch",
+                          key="rt_ranking_compared", height=35 * (len(second_rows) + 1) + 3, column_config=RANKING_COLUMNS)
 st.caption(f"Scores: {md_escape(ranking.similarity)} of the query's vector and each passage's ({md_escape(info.model_id)}'s "
            f"own similarity and {md_escape(index.native_pooling)} pooling), 5 decimals."
            + (" A passage scores as its best chunk." if mode == "chunks" else "")
@@ -267,8 +327,57 @@ if example is not None:  # every query of the example against its known answer: 
     r1.metric("recall@1 over the example's queries", f"{recall[1]:.2%}",
               help="Share of the example's queries whose known answer ranks first, with the prompts and chunking above.")
     r2.metric("recall@10", f"{recall[10]:.2%}", help="Share whose answer is among the top 10.")
+    if second is not None:
+        with st.spinner(f"Ranking the example's {len(example.queries):,} queries with the compared model…"):
+            second_recall = rs.example_recall(second.key, second.index, choice, second.encoding.prompt)
+        r1.metric("recall@1, compared model", f"{second_recall[1]:.2%}",
+                  help=f"The same queries ranked by {md_escape(second_model.info.model_id)} with its own prompts.")
+        r2.metric("recall@10, compared model", f"{second_recall[10]:.2%}")
     st.caption(f"From the shell, with the model's own prompts and no chunks (so other numbers where you changed those): "
                f"`python -m core search --example {rs.CLI_EXAMPLE_NAMES[choice]} --evaluate`.")
+
+if second is not None:
+    st.subheader("Where the two models disagree")
+    both = compare_rankings(ranking.order, second.ranking.order, k=10)
+    second_info = second_model.info
+    d1, d2, d3, d4 = st.columns(4)
+    d1.metric(f"top {both.k}: passages in both", f"{both.shared_top} of {both.k}")
+    d2.metric("Spearman of the ranks", signed_number(both.spearman, 3),
+              help=f"How alike the two models order all {n:,} passages (1 = the same order, 0 = unrelated, −1 = reversed).")
+    d3.metric("Kendall τ of the ranks", signed_number(both.kendall, 3),
+              help="The share of passage pairs both models put in the same order, minus the share they swap.")
+    d4.metric(f"{passage_name(expected)}, the one you expected: rank under each",
+              f"{int(both.ranks_a[expected]):,} · {int(both.ranks_b[expected]):,}",
+              help="Under this model · under the compared model.")
+    st.caption(f"Each model ranks with its own pipeline: this one with the prompts above, {md_escape(index.native_pooling)} "
+               f"pooling and {md_escape(ranking.similarity)}; {md_escape(second_info.model_id)} with "
+               + (f"its own prompts (query {md_escape(repr(second.encoding.prompt))}, document "
+                  f"{md_escape(repr(second.index.document_prompt))}), " if use_prompts else "no prompts, ")
+               + f"{md_escape(second.index.native_pooling)} pooling and {md_escape(second.ranking.similarity)}, "
+               + ("embedding the passages itself (the file's vectors are this model's). " if precomputed is not None
+                  else "the same chunking. ")
+               + "Scores do not compare across models; ranks do. Ranks over all passages, equal scores in passage order.")
+    if mode == "truncate":  # chunks cut nothing: each passage scores as its best chunk under each model
+        window_warning(second.index.budget, second_info.model_id, noun="passage")
+
+    def disagreement_table(numbers) -> pd.DataFrame:
+        return pd.DataFrame({"#": [p + 1 for p in numbers],
+                             "rank, this model": [int(both.ranks_a[p]) for p in numbers],
+                             "rank, compared": [int(both.ranks_b[p]) for p in numbers],
+                             "expected": ["← expected" if p == expected else "" for p in numbers],
+                             "passage": [passage_preview(passages[p], 200) for p in numbers]})
+
+    for title, numbers, table_key in (
+            (f"In this model's top {both.k}, ranked below {both.k} by the compared one", both.only_in_top_a(), "rt_only_a"),
+            (f"In the compared model's top {both.k}, ranked below {both.k} by this one", both.only_in_top_b(), "rt_only_b")):
+        st.markdown(f"**{title}**")
+        if numbers:
+            st.dataframe(disagreement_table(numbers), hide_index=True, width="stretch", key=table_key)
+        else:
+            st.caption("None: the two top lists hold the same passages.")
+    st.markdown("**The largest rank changes over the whole corpus**")
+    st.dataframe(disagreement_table(both.most_moved(min(10, n))), hide_index=True, width="stretch", key="rt_most_moved")
+    st.caption("The sections below explain this model's ranking.")
 
 if n <= MAX_PICKER:
     picker = f"rt_expected_{key[2][:12]}"  # a new corpus gets a new picker (its labels would go stale)

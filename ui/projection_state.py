@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from core import embed_texts
+from core.analysis.model_comparison import NeighbourOverlap, neighbour_overlap
 from core.embed.projection import ProjectionParams, project
 from core.text.budget import CorpusBudget, text_budgets
 
@@ -55,3 +56,10 @@ def budgets(model_id: str, device: str, texts: tuple[str, ...]) -> CorpusBudget:
 @budgeted("projections", max_entries=16, long_work="projection")
 def projection(vectors: np.ndarray, params: ProjectionParams) -> np.ndarray:
     return project(vectors, params)
+
+
+@budgeted("neighbour comparisons", max_entries=8, long_work="neighbour comparison")
+def neighbour_comparison(vectors_a: np.ndarray, vectors_b: np.ndarray) -> NeighbourOverlap:
+    """Each sentence's 10 nearest neighbours under both models (full vectors, cosine) and their Jaccard
+    index; an N × N pass per model, so a large set waits its turn like any long job."""
+    return neighbour_overlap(vectors_a, vectors_b)

@@ -50,3 +50,87 @@ def token_scatter(view: TokenView, lines) -> go.Figure:
     ))
     figure.update_layout(height=520, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="PC 1", yaxis_title="PC 2")
     return figure
+
+
+COMPARE_VIEWS = ("side by side", "overlaid")
+_PALETTE = ("#636efa", "#EF553B", "#00cc96", "#ab63fa", "#FFA15A", "#19d3f3", "#FF6692", "#B6E880", "#FF97FF",
+            "#FECB52")  # Plotly's own colour cycle: the colours the single map gives its groups, in the same order
+
+
+def compared_projection(points_a: np.ndarray, points_b: np.ndarray, groups: np.ndarray, texts, *, dims: int,
+                        legend_title: str, title: str, names: tuple[str, str], view: str = "side by side") -> go.Figure:
+    """Two maps of the same texts, B's already aligned to A's (``core.analysis.model_comparison.align_points``):
+    side by side on linked axes, or overlaid with a line from each text's position under A to the one
+    under B. A group has one colour on both maps and one legend entry that hides or shows it on both;
+    every point carries its row index as customdata, so a selection on either map picks the text.
+    ``names`` are the two models' labels, escaped once for Plotly (``text_label``)."""
+    if view not in COMPARE_VIEWS:
+        raise ValueError(f"view must be one of {COMPARE_VIEWS}")
+    n = len(points_a)
+    hover = [text_label(t, 80) for t in texts] if n <= HOVER_TEXT_MAX else None
+    large = n > LARGE
+    figure = go.Figure()
+    side_by_side = view == "side by side"
+    if not side_by_side:  # the lines first, so the markers are drawn over them
+        figure.add_trace(_joining_lines(points_a, points_b, dims, large))
+    for number, group in enumerate(pd.unique(groups)):
+        index = np.flatnonzero(groups == group)
+        colour = _PALETTE[number % len(_PALETTE)]
+        for side, points in enumerate((points_a, points_b)):
+            # overlaid: A's points filled, B's open rings of the same colour
+            open_ring = side == 1 and not side_by_side
+            marker = dict(size=3 if large else 8, opacity=0.6 if large else 0.85, color=colour,
+                          symbol="circle-open" if open_ring else "circle")
+            # B's traces say so in their name: the hover box of an overlaid map and the exported data tell the maps apart
+            common = dict(name=text_label(str(group), 30) + (" (compared)" if side else ""), legendgroup=f"group {number}",
+                          showlegend=side == 0,
+                          customdata=index, text=[hover[i] for i in index] if hover is not None else None,
+                          hovertemplate=("%{text}" if hover is not None else "point %{customdata}")
+                          + "<extra>%{fullData.name}</extra>", marker=marker, mode="markers")
+            if dims == 3:
+                figure.add_trace(go.Scatter3d(x=points[index, 0], y=points[index, 1], z=points[index, 2],
+                                              scene="scene2" if side_by_side and side else "scene", **common))
+            else:
+                scatter = go.Scattergl if large else go.Scatter
+                figure.add_trace(scatter(x=points[index, 0], y=points[index, 1], xaxis="x2" if side_by_side and side else "x",
+                                         yaxis="y2" if side_by_side and side else "y", **common))
+    layout = dict(height=620, margin=dict(l=10, r=10, t=60, b=10), legend_title_text=legend_title, title=title)
+    both = np.vstack([points_a, points_b])
+    low, high = both.min(axis=0), both.max(axis=0)
+    pad = (high - low) * 0.05 + 1e-9
+    ranges = [[float(lo - p), float(hi + p)] for lo, hi, p in zip(low, high, pad)]  # one frame for both maps
+    if side_by_side:
+        # axes laid out by hand, as make_subplots would (it costs more than the rest of the figure)
+        titles = [dict(text=name, x=x, xref="paper", y=1.0, yref="paper", xanchor="center", yanchor="bottom",
+                       showarrow=False, font=dict(size=14)) for name, x in zip(names, (0.24, 0.76))]
+        layout["annotations"] = titles
+        if dims == 3:
+            axes = dict(xaxis=dict(range=ranges[0]), yaxis=dict(range=ranges[1]), zaxis=dict(range=ranges[2]),
+                        aspectmode="cube")
+            layout.update(scene=dict(domain=dict(x=[0, 0.48], y=[0, 0.95]), **axes),
+                          scene2=dict(domain=dict(x=[0.52, 1], y=[0, 0.95]), **axes))
+        else:
+            layout.update(xaxis=dict(domain=[0, 0.48], range=ranges[0]), yaxis=dict(range=ranges[1], domain=[0, 0.95]),
+                          xaxis2=dict(domain=[0.52, 1], matches="x", anchor="y2"),
+                          yaxis2=dict(matches="y", anchor="x2", domain=[0, 0.95]))
+    else:
+        layout["annotations"] = [dict(text=f"● {names[0]}   ○ {names[1]}, aligned to it", x=0, xref="paper", y=1.0,
+                                      yref="paper", xanchor="left", yanchor="bottom", showarrow=False)]
+    figure.update_layout(**layout)
+    return figure
+
+
+def _joining_lines(points_a: np.ndarray, points_b: np.ndarray, dims: int, large: bool):
+    """One grey segment per text from its A position to its B position (None between segments); each
+    vertex carries its text's row index, like the markers."""
+    n = len(points_a)
+    vertices = np.full((3 * n, dims), np.nan)
+    vertices[0::3], vertices[1::3] = points_a[:, :dims], points_b[:, :dims]
+    index = np.repeat(np.arange(n), 3).astype(object)
+    index[2::3] = None
+    coordinates = [[None if np.isnan(v) else float(v) for v in vertices[:, axis]] for axis in range(dims)]
+    common = dict(mode="lines", line=dict(color="rgba(120,120,120,0.45)", width=1), hoverinfo="skip",
+                  showlegend=False, name="moved", customdata=index.tolist())
+    if dims == 3:
+        return go.Scatter3d(x=coordinates[0], y=coordinates[1], z=coordinates[2], **common)
+    return (go.Scattergl if large else go.Scatter)(x=coordinates[0], y=coordinates[1], **common)

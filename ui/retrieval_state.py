@@ -10,6 +10,7 @@ a widget's value loses nothing typed.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
@@ -18,7 +19,7 @@ from core.retrieval.corpus import Chunking, RetrievalExample, docstring_example,
 from core.retrieval.explain import PairExplanation, explain_pair
 from core.retrieval.scores import ScoreContext, score_context
 from core.retrieval.search import (
-    CorpusIndex, QueryEncoding, build_index, encode_queries, encode_query, index_from_vectors, recall_at_k,
+    CorpusIndex, QueryEncoding, Ranking, build_index, encode_queries, encode_query, index_from_vectors, recall_at_k,
     retrieval_prompts,
 )
 from core.retrieval.teach import TeachResult, teach_pair
@@ -244,3 +245,23 @@ def taught(request: tuple, index: CorpusIndex, held_out: tuple, progress=None) -
     return _TEACH.get_or_compute(request, lambda: teach_pair(
         cached_model(model_id, device), index, query, expected, steps=steps,
         held_out=held_out if held_out[0] else None, progress=progress))
+
+
+# ---------------------------------------------------------------------------------------------
+# The compared model ("Compare with…")
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ComparedRanking:
+    """The compared model's side of the page: its corpus index, its query encoding and its ranking."""
+    model_id: str           # the session's COMPARE_KEY (a folder by its absolute path)
+    key: tuple              # its index key (``index_key``), for the caches keyed by it
+    index: CorpusIndex
+    encoding: QueryEncoding
+    ranking: Ranking
+
+
+def compared_prompts(model, use_prompts: bool) -> tuple[str, str]:
+    """(query prompt, document prompt) of the compared model: its own, as encode_query / encode_document
+    pick them, when the page's prompts are on; none when they are off (the page's boxes edit this model's)."""
+    return retrieval_prompts(model) if use_prompts else ("", "")
