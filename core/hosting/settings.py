@@ -19,8 +19,9 @@ from typing import Mapping
 from ..errors import ExplorerError
 
 ENV_PREFIX = "EXPLORER_"
-# EXPLORER_* names that are not host settings but belong to the project (tests, the device choice).
-OTHER_ENV_NAMES = frozenset({"EXPLORER_DEVICE", "EXPLORER_CHROMIUM", "EXPLORER_SETTINGS_FILE"})
+# EXPLORER_* names that are not host settings but belong to the project (tests, the device choice, where
+# offline models are extracted).
+OTHER_ENV_NAMES = frozenset({"EXPLORER_DEVICE", "EXPLORER_CHROMIUM", "EXPLORER_SETTINGS_FILE", "EXPLORER_MODEL_CACHE"})
 
 # The heavy pages' built-in limits: a host may lower them for a class, not raise them (above these
 # the work takes minutes on a small CPU; larger jobs go through `python -m core`).

@@ -1,4 +1,5 @@
-"""Load a model for tracing: the bundled one, a local folder, or any Hugging Face id.
+"""Load a model for tracing: the bundled one, an offline model (``core.models.offline_models``), a local
+folder, or any Hugging Face id.
 
 Everything goes through transformers' real ``from_pretrained`` path, never with
 ``trust_remote_code``. The sentence-transformers files next to the weights (max_seq_length,
@@ -25,6 +26,7 @@ from .bundled import BUNDLED_MODEL_ALIASES, BUNDLED_MODEL_ID, bundled_model_dir,
 from .devices import resolve_device
 from ..errors import ModelLoadError, ModelTooLargeError, UnsupportedArchitectureError
 from .model_info import ModelInfo
+from .offline_models import canonical_offline_id, is_untrained_twin, load_untrained_twin, offline_source
 from ..text.tokenization import tokenizer_algorithm
 from .explorer_model import ExplorerModel
 
@@ -87,6 +89,9 @@ def _resolve_source(model_id: str | None, allow_folders: bool = True) -> tuple[s
         return str(bundled_model_dir()), "bundled", True
     if "\x00" in requested or len(requested) > 1000:
         raise ModelLoadError("That is not a model id or a folder.")
+    offline_folder = offline_source(requested)  # the same model as the hub id, from installed packages
+    if offline_folder is not None:
+        return str(offline_folder), "offline package", False
     path = Path(requested).expanduser()
     if not allow_folders:
         if not _HUB_ID.match(requested) or ".." in requested or requested.startswith((".", "~")):
@@ -168,8 +173,10 @@ def load_model(model_id: str | None = None, device: str | None = None, *, verify
     ``allow_folders=False`` loads hub ids only (a hosted server's visitors)."""
     from transformers import AutoConfig, AutoModel, AutoTokenizer
 
+    if is_untrained_twin(model_id):  # no weights to load: built from the bundled config with seeded random ones
+        return load_untrained_twin(device, verify=verify)
     source, label, is_bundled = _resolve_source(model_id, allow_folders)
-    display_id = BUNDLED_MODEL_ID if is_bundled else (model_id or "").strip()
+    display_id = BUNDLED_MODEL_ID if is_bundled else canonical_offline_id(model_id) or (model_id or "").strip()
     device_name = resolve_device(device)
     if is_bundled and verify:
         verify_bundled_model(Path(source))
@@ -239,9 +246,11 @@ def _seeded_initialisation(model, std: float, seed: int) -> None:
 
 
 def build_model_from_config(config, tokenizer, device: str | None = None, *, model_id: str = "tiny model",
-                            pooling: str | None = None, seed: int | None = None) -> ExplorerModel:
+                            pooling: str | None = None, seed: int | None = None,
+                            pipeline: SentencePipeline | None = None, source: str = "built from config") -> ExplorerModel:
     """An ExplorerModel around a randomly initialised model built from ``config`` (tests, offline demos).
-    With ``seed`` the weights come from a private generator seeded with it (the same weights every time)."""
+    With ``seed`` the weights come from a private generator seeded with it (the same weights every time).
+    ``pipeline`` (e.g. a trained model's own) replaces the default one of ``pooling``; ``source`` labels it."""
     from transformers import AutoModel
 
     architecture = architecture_for(config.model_type)
@@ -263,8 +272,8 @@ def build_model_from_config(config, tokenizer, device: str | None = None, *, mod
     model.eval().requires_grad_(False).to(device_name)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
-    pipeline = SentencePipeline(pooling or ("lasttoken" if architecture.causal else "mean"))
-    info = _model_info(model_id, "built from config", model, tokenizer, config, architecture, pipeline, device_name)
+    pipeline = pipeline or SentencePipeline(pooling or ("lasttoken" if architecture.causal else "mean"))
+    info = _model_info(model_id, source, model, tokenizer, config, architecture, pipeline, device_name)
     return ExplorerModel(model, tokenizer, architecture, info, pipeline, "")
 
 

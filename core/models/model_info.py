@@ -8,7 +8,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class ModelInfo:
     model_id: str             # what the user asked for (hub id, folder, or the bundled id)
-    source: str               # "bundled", "local folder" or "Hugging Face hub"
+    source: str               # "bundled", "offline package", "local folder", "Hugging Face hub" or a built model's label
     family: str               # e.g. "BERT", "GPT-2", "Llama / Qwen"
     model_type: str           # transformers' config.model_type
     class_name: str
