@@ -65,7 +65,17 @@ def _config(family: str, init_range: float):
         return tf.GPT2Config(vocab_size=GPT2_VOCAB, n_embd=32, n_layer=2, n_head=4, n_inner=64,
                              n_positions=64, initializer_range=init_range,
                              bos_token_id=50256, eos_token_id=50256, pad_token_id=50256)
-    raise ValueError(f"unknown family {family!r}; use 'bert' or 'gpt2'")
+    if family == "gemma3":  # EmbeddingGemma's shape: bidirectional Gemma 3, a sliding-window and a global layer
+        return tf.Gemma3TextConfig(vocab_size=BERT_VOCAB, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                                   num_attention_heads=4, num_key_value_heads=2, head_dim=8, max_position_embeddings=64,
+                                   sliding_window=8, layer_types=["sliding_attention", "full_attention"],
+                                   use_bidirectional_attention=True, initializer_range=init_range,
+                                   pad_token_id=0, bos_token_id=101, eos_token_id=102)
+    if family == "t5":  # sentence-t5's encoder (T5's own initialisation: initializer_factor, not init_range)
+        return tf.T5Config(vocab_size=BERT_VOCAB, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4,
+                           relative_attention_num_buckets=8, relative_attention_max_distance=16,
+                           pad_token_id=0, eos_token_id=102, decoder_start_token_id=0)
+    raise ValueError(f"unknown family {family!r}; use 'bert', 'gpt2', 'gemma3' or 't5'")
 
 
 def _package_data(package: str) -> Path:
@@ -170,7 +180,7 @@ def build_st_folder(
         config = _config(family, initializer_range)
         hf_model = AutoModel.from_config(config).float().eval()
         hf_model.save_pretrained(str(folder))
-        _tokenizer(family).save_pretrained(str(folder))
+        _tokenizer("gpt2" if family == "gpt2" else "bert").save_pretrained(str(folder))
 
         transformer = Transformer(str(folder), max_seq_length=max_seq_length)
         width = transformer.get_embedding_dimension()

@@ -86,10 +86,11 @@ def test_unknown_model_ids_get_a_clear_message(model_id, message):
 
 
 def test_an_architecture_the_tracer_cannot_read_is_named(tmp_path):
-    from transformers import T5Config
+    from transformers import BartConfig
 
-    T5Config(d_model=16, num_layers=1, num_heads=2, d_ff=32, vocab_size=100).save_pretrained(tmp_path)
-    with pytest.raises(UnsupportedArchitectureError, match="t5"):
+    BartConfig(d_model=16, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2, decoder_attention_heads=2,
+               encoder_ffn_dim=32, decoder_ffn_dim=32, vocab_size=100).save_pretrained(tmp_path)
+    with pytest.raises(UnsupportedArchitectureError, match="bart"):
         load_model(str(tmp_path), "cpu")
 
 

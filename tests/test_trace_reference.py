@@ -69,10 +69,11 @@ def test_tiny_family_matches_eager_reference(family):
     for layer in trace.layers:
         assert layer.query.shape == (info.n_heads, n, info.d_head)
         assert layer.ffn_activations.shape[0] == n
-        # The block's output is the residual stream after attention plus the FFN (pre-norm) —
-        # or its LayerNorm (post-norm): either way the recorded pieces must account for it.
+        # The block's output is the residual stream after attention plus what the FFN adds (pre-norm; Gemma
+        # normalises the FFN's output first) — or its LayerNorm (post-norm): either way the recorded pieces
+        # must account for it.
         if info.pre_norm:
-            np.testing.assert_allclose(layer.post_attention + layer.ffn_output, layer.output, atol=1e-4)
+            np.testing.assert_allclose(layer.post_attention + layer.ffn_added, layer.output, atol=1e-4)
     if info.causal:
         assert not trace.layers[0].attention_allowed[0, 1]  # the first token cannot see the second
         assert trace.layers[0].attention_allowed[-1].all()
@@ -80,6 +81,9 @@ def test_tiny_family_matches_eager_reference(family):
         assert trace.embeddings.rotary_angles is not None
         assert trace.embeddings.position_rows is None
         np.testing.assert_allclose(trace.embeddings.rotary_angles[0], 0.0, atol=1e-6)  # position 0 is not rotated
+    elif info.position_kind == "relative":  # T5: positions only as a bias on the scores
+        assert trace.embeddings.position_rows is None and trace.embeddings.rotary_angles is None
+        assert all(layer.attention_bias is not None for layer in trace.layers)
     else:
         assert trace.embeddings.position_rows is not None
     assert count_registered_hooks(explorer.torch_module) == 0

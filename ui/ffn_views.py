@@ -21,6 +21,9 @@ def _r(values, decimals: int = 4) -> np.ndarray:
 def ffn_diagram(shape: FFNShape) -> str:
     """The FFN of one layer as a Graphviz graph (numbers only, from the loaded model)."""
     d, f, act = f"{shape.d_model:,}", f"{shape.d_ff:,}", shape.activation_label
+    # Gemma normalises the FFN's output before the residual add: one more box between W_down and the output
+    norm_node = f'\n  norm [label="{shape.output_norm}\\n(on the output)"];' if shape.output_norm else ""
+    after_down = "norm -> out" if shape.output_norm else "out"
     node = 'node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=11, color="#5b7db1", fillcolor="#eef4fb"];'
     if shape.gated:
         return f"""digraph ffn {{
@@ -29,18 +32,18 @@ def ffn_diagram(shape: FFNShape) -> str:
   gate [label="W_gate\\n{d} → {f}"]; up [label="W_up\\n{d} → {f}"];
   act [label="{act}\\n(non-linearity)", fillcolor="#fff5e6", color="#e08a00"];
   mul [label="×", shape=circle, fixedsize=true, width=0.45, fontsize=16, fillcolor="#fff5e6", color="#e08a00"];
-  down [label="W_down\\n{f} → {d}"];
+  down [label="W_down\\n{f} → {d}"];{norm_node}
   out [label="FFN output\\n{d}\\n(added to the stream)"];
-  x -> gate -> act -> mul; x -> up -> mul; mul -> down [label=" {f}", fontsize=10]; down -> out;
+  x -> gate -> act -> mul; x -> up -> mul; mul -> down [label=" {f}", fontsize=10]; down -> {after_down};
 }}"""
     return f"""digraph ffn {{
   rankdir=LR; bgcolor="transparent"; {node}
   x [label="token vector\\n{d}"];
   up [label="W_in (expand)\\n{d} → {f}"];
   act [label="{act}\\n(non-linearity)\\n{f}", fillcolor="#fff5e6", color="#e08a00"];
-  down [label="W_out (project back)\\n{f} → {d}"];
+  down [label="W_out (project back)\\n{f} → {d}"];{norm_node}
   out [label="FFN output\\n{d}\\n(added to the stream)"];
-  x -> up -> act -> down -> out;
+  x -> up -> act -> down -> {after_down};
 }}"""
 
 

@@ -31,6 +31,7 @@ class FFNShape:
     gated: bool
     activation: str           # the config's name, e.g. "gelu"
     activation_label: str     # a readable name, e.g. "GELU"
+    output_norm: str = ""     # Gemma: the norm applied to the FFN's output before the residual add ("" for none)
 
     @property
     def expansion(self) -> float:
@@ -48,7 +49,8 @@ class FFNShape:
 
 def ffn_shape(info: ModelInfo) -> FFNShape:
     name = str(info.ffn_activation)
-    return FFNShape(info.d_model, info.d_ff, bool(info.ffn_gated), name, _ACTIVATION_NAMES.get(name.lower(), name))
+    return FFNShape(info.d_model, info.d_ff, bool(info.ffn_gated), name, _ACTIVATION_NAMES.get(name.lower(), name),
+                    info.norm_kind if info.output_norms else "")
 
 
 # ---------------------------------------------------------------------------------------
@@ -120,8 +122,8 @@ class ResidualStream:
     norms: np.ndarray             # [2L + 1, T] ‖x‖ of each token after every sub-layer
     attention_change: np.ndarray  # [L, T] ‖after attention − before‖ / ‖before‖
     ffn_change: np.ndarray        # [L, T] ‖after FFN − before‖ / ‖before‖
-    attention_update: np.ndarray  # [L, T] ‖attention output‖ / ‖stream entering the block‖ (added, before any norm)
-    ffn_update: np.ndarray        # [L, T] ‖FFN output‖ / ‖stream after attention‖
+    attention_update: np.ndarray  # [L, T] ‖what attention adds‖ / ‖stream entering the block‖ (before any post-norm)
+    ffn_update: np.ndarray        # [L, T] ‖what the FFN adds‖ / ‖stream after attention‖
     pre_norm: bool
 
     @property
@@ -162,7 +164,8 @@ def _ratio(top: np.ndarray, bottom: np.ndarray) -> np.ndarray:
 def residual_stream(trace: Trace) -> ResidualStream:
     """Each token's vector norm after every sub-layer, and how much each sub-layer changed it.
 
-    Pre-norm models (GPT-2, Llama) add each sub-layer's output straight onto the stream;
+    Pre-norm models (GPT-2, Llama) add each sub-layer's output straight onto the stream (Gemma
+    first normalises that output: its update is the normalised vector, the one really added);
     post-norm models (BERT) add it and then apply a LayerNorm, so the 'change' includes
     the norm's rescaling while the 'update' is what the sub-layer itself produced."""
     stages = ["embeddings"]
@@ -175,8 +178,8 @@ def residual_stream(trace: Trace) -> ResidualStream:
         norms += [middle, _norm(layer.output)]
         attention_change.append(_ratio(_norm(layer.post_attention - layer.input), before))
         ffn_change.append(_ratio(_norm(layer.output - layer.post_attention), middle))
-        attention_update.append(_ratio(_norm(layer.attention_output), before))
-        ffn_update.append(_ratio(_norm(layer.ffn_output), middle))
+        attention_update.append(_ratio(_norm(layer.attention_added), before))
+        ffn_update.append(_ratio(_norm(layer.ffn_added), middle))
 
     def stack(rows):
         return np.stack(rows) if rows else np.zeros((0, trace.n_tokens))

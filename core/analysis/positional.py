@@ -1,5 +1,5 @@
 """Position information: the article's sinusoidal encoding, the model's own positions, RoPE's
-offset property, and the word-order experiment.
+offset property, relative position buckets (T5, MPNet), and the word-order experiment.
 
 Pure numpy; no Streamlit. The only function that runs the model is ``word_order_experiment``:
 it embeds two texts as the model does, and again with the model's position information removed
@@ -9,10 +9,11 @@ model's lock and always come off again.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterator, Mapping
+from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -157,6 +158,103 @@ def rotation_path(angles: np.ndarray, pair: int, start: tuple[float, float] = (1
 
 
 # ---------------------------------------------------------------------------------------------
+# Relative position buckets (T5; MPNet's bias uses the same buckets): no position is added anywhere,
+# each head adds a learned number to the score of (query, key) that depends only on the bucket of
+# their offset: one bucket per offset up close, logarithmically wider buckets further out.
+# ---------------------------------------------------------------------------------------------
+
+
+def relative_position_bucket(offsets, *, num_buckets: int, max_distance: int, bidirectional: bool = True) -> np.ndarray:
+    """The bucket of each offset (key position − query position), Mesh TensorFlow's rule as T5 uses it:
+    with ``bidirectional`` half the buckets are for keys after the query; of each half, the first
+    half are exact offsets 0, 1, 2, …, the rest cover offsets up to ``max_distance`` on a log scale,
+    and everything further shares the last bucket. Computed in float32, as the model computes it, so
+    offsets on a bucket boundary land where the model puts them."""
+    offsets = np.asarray(offsets, dtype=np.int64)
+    buckets = np.zeros_like(offsets)
+    if bidirectional:
+        num_buckets //= 2
+        buckets = buckets + (offsets > 0).astype(np.int64) * num_buckets
+        distance = np.abs(offsets)
+    else:  # a decoder looks back only: later keys all count as offset 0
+        distance = -np.minimum(offsets, 0)
+    max_exact = num_buckets // 2
+    log_ratio = np.log(np.maximum(distance, 1).astype(np.float32) / np.float32(max_exact))
+    far = max_exact + (log_ratio / np.float32(math.log(max_distance / max_exact))
+                       * np.float32(num_buckets - max_exact)).astype(np.int64)
+    far = np.minimum(far, num_buckets - 1)
+    return buckets + np.where(distance < max_exact, distance, far)
+
+
+@dataclass(frozen=True)
+class RelativeBuckets:
+    """A relative-bias model's position scheme for a text of ``n`` tokens, from its own weights."""
+
+    offsets: np.ndarray           # [2n-1] key − query offsets −(n−1) … n−1
+    offset_buckets: np.ndarray    # [2n-1] the bucket of each offset
+    buckets: np.ndarray           # [n, n] bucket of (query i, key j)
+    table: np.ndarray             # [num_buckets, H] the learned bias of each bucket for each head
+    bias: np.ndarray              # [H, n, n] table[buckets[i, j], h]: what head h adds to the score of (i, j)
+    num_buckets: int
+    max_distance: int             # offsets this far or further share the last bucket of their side
+    bidirectional: bool
+
+    @property
+    def exact_offsets(self) -> int:
+        """Offsets below this (in size) each have a bucket of their own."""
+        return (self.num_buckets // 2 if self.bidirectional else self.num_buckets) // 2
+
+    def offsets_in_bucket(self, bucket: int) -> np.ndarray:
+        """The offsets of this text that share ``bucket`` (and so share one learned bias per head)."""
+        return self.offsets[self.offset_buckets == bucket]
+
+    def bucket_spans(self) -> tuple[tuple[int, int, int], ...]:
+        """(bucket, smallest offset, largest offset) of every bucket this text uses, by offset."""
+        spans = []
+        for bucket in np.unique(self.offset_buckets):
+            inside = self.offsets_in_bucket(int(bucket))
+            spans.append((int(bucket), int(inside.min()), int(inside.max())))
+        return tuple(sorted(spans, key=lambda span: span[1]))
+
+    def largest_difference(self, recorded_bias: Sequence[np.ndarray | None]) -> float:
+        """max |this bias − the bias each layer really added to its scores| (the trace's
+        ``attention_bias`` per layer); inf when a layer recorded none."""
+        if any(bias is None or bias.shape != self.bias.shape for bias in recorded_bias):
+            return float("inf")
+        return max((float(np.abs(self.bias - bias).max()) for bias in recorded_bias), default=0.0)
+
+
+def relative_buckets(explorer: ExplorerModel, n: int) -> RelativeBuckets | None:
+    """The buckets and learned bias of a relative-bias model (T5, MPNet) for ``n`` tokens; None for a
+    model without a relative bias table. The bucket settings are the model's config (T5) or the
+    fixed ones its code uses (MPNet: 32 buckets, distances up to 128)."""
+    table = explorer.weights("relative_attention_bias")
+    if table is None:
+        return None
+    if explorer.info.model_type == "mpnet":  # MPNet's forward calls the bucket function with its defaults
+        num_buckets, max_distance, bidirectional = 32, 128, True
+    else:
+        num_buckets = int(explorer.config_value("relative_attention_num_buckets"))
+        max_distance = int(explorer.config_value("relative_attention_max_distance", 128))
+        bidirectional = not bool(explorer.config_value("is_decoder", False))
+    positions = np.arange(n)
+    offsets = np.arange(-(n - 1), n) if n else np.zeros(0, dtype=np.int64)
+    buckets = relative_position_bucket(positions[None, :] - positions[:, None], num_buckets=num_buckets,
+                                       max_distance=max_distance, bidirectional=bidirectional)
+    return RelativeBuckets(
+        offsets=offsets.astype(np.int64),
+        offset_buckets=relative_position_bucket(offsets, num_buckets=num_buckets, max_distance=max_distance,
+                                                bidirectional=bidirectional),
+        buckets=buckets,
+        table=table,
+        bias=np.ascontiguousarray(np.transpose(table[buckets], (2, 0, 1))),
+        num_buckets=num_buckets,
+        max_distance=max_distance,
+        bidirectional=bidirectional,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
 # Removing the model's position information (forward hooks) and the word-order experiment
 # ---------------------------------------------------------------------------------------------
 
@@ -197,6 +295,10 @@ def ablation_plan(explorer: ExplorerModel, seq_len: int | None = None) -> Ablati
     reach = None
     if info.model_type == "modernbert":  # sliding-window layers: |i − j| ≤ sliding_window (= local_attention / 2)
         reach = explorer.config_value("sliding_window") or (explorer.config_value("local_attention", 0) // 2) or None
+    elif info.model_type == "gemma3_text" and "sliding_attention" in (explorer.config_value("layer_types") or ()):
+        # bidirectional EmbeddingGemma: |i − j| < sliding_window (causal Gemma: the window looks back only,
+        # and the causal mask already keeps order)
+        reach = (explorer.config_value("sliding_window") or 1) - 1 if not info.causal else None
     if reach and (seq_len is None or seq_len - 1 > reach):
         left.append(f"the sliding-window layers, where a token sees only the {reach} tokens on either side of it")
     if not parts:

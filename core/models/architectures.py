@@ -9,7 +9,7 @@ these paths into the model's named hook points.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -26,18 +26,47 @@ class Architecture:
     token_type_embeddings: str | None = None
     post_attention: str | None = None  # per layer: module whose output is the residual stream after attention (post-LN families)
     final_norm: str | None = None
-    position_kind: str = "learned"   # learned | rope | learned+relative
+    position_kind: str = "learned"   # learned | rope | learned+relative | relative (T5: a learned bias per offset bucket only)
     causal: bool = False
     ffn_gated: bool = False          # act(gate) * up (Llama) or GLU (ModernBERT)
     attention_probe: str = "interface"  # interface: transformers' attention function; mpnet: hooks on q/k/v + relative bias
     ffn_activation: str = ""         # attribute path (relative to layer) of the activation module, for its name
-    pre_norm: bool = False           # LayerNorm before each sub-layer (GPT-2, Llama) rather than after (BERT)
+    pre_norm: bool = False           # a norm before each sub-layer (GPT-2, Llama) rather than after (BERT)
     embedding_norm: str | None = None  # the norm applied to the summed embedding rows, if any
     rotary_embedding: str | None = None  # RoPE module computing (cos, sin) once for every layer
-    relative_bias: str | None = None  # module computing a relative position bias once for every layer (MPNet)
+    # module computing a relative position bias once for every layer: MPNet's, or T5's (layer 0's
+    # bias table, whose output every later layer reuses)
+    relative_bias: str | None = None
+    norm_kind: str = "LayerNorm"     # LayerNorm (mean and variance, bias) | RMSNorm (root mean square only, no bias)
+    norm_weight_offset: float = 0.0  # the norm scales by (offset + weight): Gemma's RMSNorm uses 1 + weight
+    # Gemma's "sandwich" norms: per layer, a norm on the sub-layer's output before it is added to the stream
+    attention_output_norm: str | None = None
+    ffn_output_norm: str | None = None
+    # attribute path of a buffer the token rows are multiplied by before layer 1 (Gemma: √d_model)
+    embedding_scale: str | None = None
+    # model_type → transformers class to build instead of AutoModel's (T5: the encoder alone, as
+    # sentence-transformers loads it)
+    model_classes: tuple[tuple[str, str], ...] = ()
+    # config attributes that change the block per checkpoint: a flag that makes a causal family
+    # bidirectional (EmbeddingGemma's use_bidirectional_attention), one that says the FFN is gated (T5 v1.1)
+    bidirectional_flag: str | None = None
+    gated_flag: str | None = None
 
     def layer_path(self, index: int, relative: str) -> str:
         return f"{self.layers}.{index}.{relative}" if relative else f"{self.layers}.{index}"
+
+    def for_config(self, config) -> "Architecture":
+        """This family as one checkpoint's config builds it (causal or not, gated FFN or not)."""
+        changes = {}
+        if self.bidirectional_flag is not None:
+            changes["causal"] = not bool(getattr(config, self.bidirectional_flag, False))
+        if self.gated_flag is not None:
+            changes["ffn_gated"] = bool(getattr(config, self.gated_flag, self.ffn_gated))
+        return replace(self, **changes) if changes else self
+
+    def model_class_name(self, model_type: str) -> str | None:
+        """The transformers class this family builds for ``model_type`` (None: AutoModel's choice)."""
+        return dict(self.model_classes).get(model_type)
 
 
 _BERT = Architecture(
@@ -139,9 +168,60 @@ _LLAMA = Architecture(
     ffn_activation="mlp.act_fn",
     pre_norm=True,
     rotary_embedding="rotary_emb",
+    norm_kind="RMSNorm",
 )
 
-ARCHITECTURES: tuple[Architecture, ...] = (_BERT, _DISTILBERT, _MPNET, _GPT2, _MODERNBERT, _LLAMA)
+# EmbeddingGemma (Gemma3TextModel): RMSNorm of the (1 + weight) kind before *and* after each sub-layer,
+# q/k RMSNorm inside attention, RoPE with two bases (sliding-window and global layers), token rows × √d.
+_GEMMA3 = Architecture(
+    family="Gemma 3",
+    model_types=("gemma3_text",),
+    layers="layers",
+    attention="self_attn",
+    attention_out_proj="self_attn.o_proj",
+    ffn_down_proj="mlp.down_proj",
+    word_embeddings="embed_tokens",
+    embedding_output="embed_tokens",
+    final_norm="norm",
+    position_kind="rope",
+    causal=True,
+    ffn_gated=True,
+    ffn_activation="mlp.act_fn",
+    pre_norm=True,
+    rotary_embedding="rotary_emb",
+    norm_kind="RMSNorm",
+    norm_weight_offset=1.0,
+    attention_output_norm="post_attention_layernorm",
+    ffn_output_norm="post_feedforward_layernorm",
+    embedding_scale="embed_tokens.embed_scale",
+    bidirectional_flag="use_bidirectional_attention",
+)
+
+# T5's encoder (sentence-t5, GTR): pre-norm blocks with T5LayerNorm (an RMSNorm), no position rows and no
+# √d scaling of the scores, only a learned bias per relative-offset bucket computed in layer 0 and shared.
+_T5 = Architecture(
+    family="T5 encoder",
+    model_types=("t5",),
+    layers="encoder.block",
+    attention="layer.0.SelfAttention",
+    attention_out_proj="layer.0.SelfAttention.o",
+    ffn_down_proj="layer.1.DenseReluDense.wo",
+    # the stack's own embedding module (its weight is tied to the model's "shared" table); the stack's
+    # dropout after it is the identity in eval mode
+    word_embeddings="encoder.embed_tokens",
+    embedding_output="encoder.embed_tokens",
+    post_attention="layer.0",
+    final_norm="encoder.final_layer_norm",
+    position_kind="relative",
+    ffn_activation="layer.1.DenseReluDense.act",
+    pre_norm=True,
+    relative_bias="encoder.block.0.layer.0.SelfAttention.relative_attention_bias",
+    norm_kind="RMSNorm",
+    model_classes=(("t5", "T5EncoderModel"),),
+    gated_flag="is_gated_act",
+)
+
+ARCHITECTURES: tuple[Architecture, ...] = (_BERT, _DISTILBERT, _MPNET, _GPT2, _MODERNBERT, _LLAMA, _GEMMA3, _T5)
 
 
 def supported_model_types() -> list[str]:
@@ -153,3 +233,27 @@ def architecture_for(model_type: str) -> Architecture | None:
         if model_type in arch.model_types:
             return arch
     return None
+
+
+def architecture_for_config(config) -> Architecture | None:
+    """The family of ``config`` as that checkpoint builds it (see ``Architecture.for_config``)."""
+    arch = architecture_for(getattr(config, "model_type", ""))
+    return None if arch is None else arch.for_config(config)
+
+
+def model_class(arch: Architecture, model_type: str):
+    """The transformers class to load ``model_type`` with (``from_pretrained``): AutoModel unless the
+    family names one."""
+    import transformers
+
+    name = arch.model_class_name(model_type)
+    return transformers.AutoModel if name is None else getattr(transformers, name)
+
+
+def build_from_config(arch: Architecture, config, **kwargs):
+    """A model of this family built from ``config`` (random or uninitialised weights), of the class
+    ``model_class`` loads: AutoModel.from_config, or the named class's own ``_from_config``."""
+    import transformers
+
+    cls = model_class(arch, config.model_type)
+    return cls.from_config(config, **kwargs) if cls is transformers.AutoModel else cls._from_config(config, **kwargs)

@@ -56,6 +56,7 @@ def explorer_attention_forward(module, query, key, value, attention_mask, **kwar
         "attn.pattern": attn_weights,
         "attn.scale": float(query.shape[-1] ** -0.5 if scaling is None else scaling),
         "attn.mask": attention_mask,
+        "attn.bias": kwargs.get("position_bias"),  # T5's relative bias, added to the scores before the mask
     }
     for stage, name in targets.items():
         if values.get(stage) is not None:

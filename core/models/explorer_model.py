@@ -80,15 +80,33 @@ class ExplorerModel:
 
     def weights(self, which: str) -> np.ndarray | None:
         """An embedding table as read-only numpy: 'word_embeddings' [vocab, d], 'position_embeddings'
-        [positions, d] or 'token_type_embeddings' [types, d] (None where the model has none)."""
+        [positions, d], 'token_type_embeddings' [types, d] or 'relative_attention_bias' [buckets, heads]
+        (MPNet's and T5's bias per relative-offset bucket); None where the model has none."""
         path = {"word_embeddings": self.architecture.word_embeddings,
                 "position_embeddings": self.architecture.position_embeddings,
-                "token_type_embeddings": self.architecture.token_type_embeddings}[which]
+                "token_type_embeddings": self.architecture.token_type_embeddings,
+                "relative_attention_bias": self.architecture.relative_bias}[which]
         if path is None:
             return None
         weight = self._modules[path].weight.detach().float().cpu().numpy()
         weight.setflags(write=False)
         return weight
+
+    def token_table_rows(self, input_ids: Sequence[int]) -> torch.Tensor:
+        """[T, d] the word-embedding table's rows ``input_ids``, as stored (before any scale the family
+        applies): the lookup itself, for families whose embedding module scales inside its forward."""
+        table = self._modules[self.architecture.word_embeddings].weight
+        with torch.inference_mode():
+            return table[torch.as_tensor(list(input_ids), dtype=torch.long, device=table.device)].detach().float().cpu()
+
+    def embedding_scale(self) -> float | None:
+        """The factor the token rows are multiplied by before layer 1 (Gemma: √d_model), read from the
+        model's own buffer; None for families that use the rows as they are."""
+        path = self.architecture.embedding_scale
+        if path is None:
+            return None
+        module_path, _, name = path.rpartition(".")
+        return float(getattr(self._modules[module_path], name))
 
     def has_module(self, path: str | None) -> bool:
         return path is not None and path in self._modules
@@ -226,12 +244,14 @@ class ExplorerModel:
             return self
         with self._twin_lock:
             if self._cpu_twin is None:
-                from transformers import AutoModel
                 from transformers.initialization import no_init_weights
+
+                from .architectures import build_from_config
 
                 config = copy.deepcopy(self.torch_module.config)
                 with no_init_weights():  # the weights are copied in below: no random initialisation needed
-                    twin = AutoModel.from_config(config, attn_implementation=config._attn_implementation).float()
+                    # the same class as this model (T5: the encoder alone)
+                    twin = build_from_config(self.architecture, config, attn_implementation=config._attn_implementation).float()
                 # weights copied tensor by tensor to host memory: no second copy on the full device
                 with self._lock:
                     twin.load_state_dict({name: t.detach().to("cpu") for name, t in self.torch_module.state_dict().items()})

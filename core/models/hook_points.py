@@ -29,7 +29,7 @@ GLOBAL_STAGES: Mapping[str, tuple[str, str]] = MappingProxyType({
     "embed.token_types": ("output", "hook_out"),     # segment rows (BERT family)
     "embed.output": ("output", "hook_out"),          # what enters layer 1
     "final_norm": ("output", "hook_out"),            # the last norm of pre-norm models
-    "relative_bias": ("output", "hook_out"),         # MPNet's relative position bias, computed once for all layers
+    "relative_bias": ("output", "hook_out"),         # MPNet's / T5's relative position bias, computed once for all layers
     "rotary": ("output", "hook_out"),                # RoPE's (cos, sin), computed once for all layers
 })
 LAYER_STAGES: Mapping[str, tuple[str, str]] = MappingProxyType({
@@ -41,6 +41,7 @@ LAYER_STAGES: Mapping[str, tuple[str, str]] = MappingProxyType({
     "attn.pattern": ("probe", "hook_pattern"),       # softmax probabilities as the model used them
     "attn.scale": ("probe", "hook_scale"),
     "attn.mask": ("probe", "hook_mask"),             # the additive mask the attention function got
+    "attn.bias": ("probe", "hook_bias"),             # T5: the relative position bias the attention function added
     "attn.q_proj": ("output", "hook_out"),           # MPNet: the projections themselves (attention is inline)
     "attn.k_proj": ("output", "hook_out"),
     "attn.v_proj": ("output", "hook_out"),
@@ -49,9 +50,11 @@ LAYER_STAGES: Mapping[str, tuple[str, str]] = MappingProxyType({
     "attn.rotary": ("argument", "hook_rotary"),      # (cos, sin) as this layer received them: .0 and .1
     "attn.context": ("input", "hook_in"),            # heads' outputs joined, entering W_o
     "attn.output": ("output", "hook_out"),           # after W_o, before the residual add
+    "attn.output_norm": ("output", "hook_out"),      # Gemma: the norm of the attention output, what the residual add adds
     "attn.residual": ("output", "hook_out"),         # post-LN families: the stream after the attention sub-layer
     "ffn.activations": ("input", "hook_in"),         # after the non-linearity (× gate), entering the down projection
     "ffn.output": ("output", "hook_out"),
+    "ffn.output_norm": ("output", "hook_out"),       # Gemma: the norm of the FFN output, what the residual add adds
 })
 
 
@@ -103,6 +106,8 @@ def hook_points(arch: Architecture, n_layers: int) -> list[HookPoint]:
         if arch.attention_probe == "interface":
             for stage in ("attn.query", "attn.key", "attn.value", "attn.pattern", "attn.scale", "attn.mask"):
                 add(stage, attention, index)
+            if arch.relative_bias is not None:  # T5 hands its (shared) bias to the attention function
+                add("attn.bias", attention, index)
         else:  # MPNet computes attention inline: its projections, its bias and its mask are hooked instead
             for stage, projection in (("attn.q_proj", "q"), ("attn.k_proj", "k"), ("attn.v_proj", "v")):
                 add(stage, f"{attention}.{projection}", index)
@@ -112,9 +117,11 @@ def hook_points(arch: Architecture, n_layers: int) -> list[HookPoint]:
             add("attn.rotary", attention, index, keyword="position_embeddings")
         add("attn.context", at(arch.attention_out_proj), index)
         add("attn.output", at(arch.attention_out_proj), index)
+        add("attn.output_norm", at(arch.attention_output_norm), index)
         add("attn.residual", at(arch.post_attention), index)
         add("ffn.activations", at(arch.ffn_down_proj), index)
         add("ffn.output", at(arch.ffn_down_proj), index)
+        add("ffn.output_norm", at(arch.ffn_output_norm), index)
     return points
 
 

@@ -20,12 +20,13 @@ import torch
 
 from ..pipeline.sentence_pipeline import SentencePipeline, read_sentence_pipeline
 from . import attention_probe
-from .architectures import Architecture, architecture_for, supported_model_types
+from .architectures import Architecture, architecture_for_config, build_from_config, model_class, supported_model_types
 from ..hosting.settings import HostSettings, current_settings
 from .bundled import BUNDLED_MODEL_ALIASES, BUNDLED_MODEL_ID, bundled_model_dir, verify_bundled_model
 from .devices import resolve_device
 from ..errors import ModelLoadError, ModelTooLargeError, UnsupportedArchitectureError
 from .model_info import ModelInfo
+from .remote_code import read_config_file, remote_code_refusal
 from .offline_models import canonical_offline_id, is_untrained_twin, load_untrained_twin, offline_source
 from ..text.tokenization import tokenizer_algorithm
 from .explorer_model import ExplorerModel
@@ -138,8 +139,10 @@ def estimated_parameters(config) -> int:
     on torch's meta device (shapes only, no memory, nothing downloaded)."""
     from transformers import AutoModel
 
-    with torch.device("meta"):
-        skeleton = AutoModel.from_config(copy.deepcopy(config))
+    architecture = architecture_for_config(config)
+    with torch.device("meta"):  # the class the explorer would load (T5: the encoder alone)
+        skeleton = (AutoModel.from_config(copy.deepcopy(config)) if architecture is None
+                    else build_from_config(architecture, copy.deepcopy(config)))
     return int(sum(p.numel() for p in skeleton.parameters()))
 
 
@@ -171,7 +174,7 @@ def load_model(model_id: str | None = None, device: str | None = None, *, verify
                allow_folders: bool = True) -> ExplorerModel:
     """Load ``model_id`` (None or 'bundled' for all-MiniLM-L6-v2) onto ``device`` ('auto' by default).
     ``allow_folders=False`` loads hub ids only (a hosted server's visitors)."""
-    from transformers import AutoConfig, AutoModel, AutoTokenizer
+    from transformers import AutoConfig, AutoTokenizer
 
     if is_untrained_twin(model_id):  # no weights to load: built from the bundled config with seeded random ones
         return load_untrained_twin(device, verify=verify)
@@ -187,10 +190,16 @@ def load_model(model_id: str | None = None, device: str | None = None, *, verify
     try:
         config = AutoConfig.from_pretrained(source, **load_kwargs)
     except Exception as error:  # noqa: BLE001 - every failure becomes one clear message
+        refusal = remote_code_refusal(display_id, read_config_file(source, label != "Hugging Face hub", subfolder))
+        if refusal is not None:
+            raise UnsupportedArchitectureError(refusal) from error
         if not allow_folders:
             raise ModelLoadError(HUB_ONLY_FAILURE.format(model=display_id)) from error
         raise ModelLoadError(_explain_load_failure(display_id, label, error)) from error
-    architecture = architecture_for(getattr(config, "model_type", ""))
+    refusal = remote_code_refusal(display_id, config.to_dict())  # a known model_type can still name its own code
+    if refusal is not None:
+        raise UnsupportedArchitectureError(refusal)
+    architecture = architecture_for_config(config)
     if architecture is None:
         raise UnsupportedArchitectureError(
             f"'{display_id}' is a {getattr(config, 'model_type', 'unknown')!r} model; the tracer knows where the "
@@ -202,7 +211,8 @@ def load_model(model_id: str | None = None, device: str | None = None, *, verify
     attn = _attention_implementation(architecture)
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, **load_kwargs)
-        model = AutoModel.from_pretrained(source, config=config, attn_implementation=attn, dtype=torch.float32, **load_kwargs)
+        model = model_class(architecture, config.model_type).from_pretrained(
+            source, config=config, attn_implementation=attn, dtype=torch.float32, **load_kwargs)
     except Exception as error:  # noqa: BLE001
         raise ModelLoadError(_explain_load_failure(display_id, label, error)) from error
     if not getattr(tokenizer, "is_fast", False):
@@ -224,17 +234,17 @@ def _attention_implementation(architecture: Architecture) -> str:
     return "eager" if architecture.attention_probe == "mpnet" else attention_probe.install()
 
 
-def _seeded_initialisation(model, std: float, seed: int) -> None:
+def _seeded_initialisation(model, std: float, seed: int, norm_weight_offset: float = 0.0) -> None:
     """Fresh random weights from a private generator (never torch's global one, which every session
-    shares): linear and embedding weights ~ N(0, std), biases 0, norm weights 1, as transformers
-    initialises them."""
+    shares): linear and embedding weights ~ N(0, std), biases 0, norms the identity scale (weight 1,
+    or 0 where the norm scales by 1 + weight, as Gemma's), as transformers initialises them."""
     generator = torch.Generator(device="cpu").manual_seed(seed)
     with torch.no_grad():
         for module in model.modules():
             is_norm = "norm" in type(module).__name__.lower()
             for name, parameter in module.named_parameters(recurse=False):
                 if is_norm:
-                    parameter.fill_(1.0 if name == "weight" else 0.0)
+                    parameter.fill_(1.0 - norm_weight_offset if name == "weight" else 0.0)
                 elif name == "bias" or parameter.dim() < 2:
                     parameter.zero_()
                 else:
@@ -251,23 +261,22 @@ def build_model_from_config(config, tokenizer, device: str | None = None, *, mod
     """An ExplorerModel around a randomly initialised model built from ``config`` (tests, offline demos).
     With ``seed`` the weights come from a private generator seeded with it (the same weights every time).
     ``pipeline`` (e.g. a trained model's own) replaces the default one of ``pooling``; ``source`` labels it."""
-    from transformers import AutoModel
-
-    architecture = architecture_for(config.model_type)
+    architecture = architecture_for_config(config)
     if architecture is None:
         raise UnsupportedArchitectureError(f"Unsupported model type {config.model_type!r}.")
     attn = _attention_implementation(architecture)
     config = copy.deepcopy(config)  # from_config writes the attention choice into the config it is given
     if seed is None:
-        model = AutoModel.from_config(config, attn_implementation=attn).float()
+        model = build_from_config(architecture, config, attn_implementation=attn).float()
     else:
         # Built without drawing from torch's shared generator (as from_pretrained builds before loading),
         # then given its weights from a private one.
         from transformers.initialization import no_init_weights
 
         with no_init_weights():
-            model = AutoModel.from_config(config, attn_implementation=attn).float()
-        _seeded_initialisation(model, float(getattr(config, "initializer_range", 0.02) or 0.02), seed)
+            model = build_from_config(architecture, config, attn_implementation=attn).float()
+        _seeded_initialisation(model, float(getattr(config, "initializer_range", 0.02) or 0.02), seed,
+                               architecture.norm_weight_offset)
     device_name = resolve_device(device)
     model.eval().requires_grad_(False).to(device_name)
     if tokenizer.pad_token is None:
@@ -282,7 +291,7 @@ def _model_info(display_id, label, model, tokenizer, config, architecture, pipel
     n_heads = int(_count(config, "num_attention_heads", "n_heads", "n_head"))
     n_kv = int(_count(config, "num_key_value_heads", default=n_heads))
     d_head = int(_count(config, "head_dim", default=d_model // n_heads) or d_model // n_heads)
-    d_ff = int(_count(config, "intermediate_size", "hidden_dim", "n_inner", default=4 * d_model) or 4 * d_model)
+    d_ff = int(_count(config, "intermediate_size", "hidden_dim", "n_inner", "d_ff", default=4 * d_model) or 4 * d_model)
     positions = _count(config, "max_position_embeddings", "n_positions")
     tok_max = getattr(tokenizer, "model_max_length", None)
     tok_max = int(tok_max) if tok_max and tok_max < 1_000_000 else None
@@ -296,7 +305,7 @@ def _model_info(display_id, label, model, tokenizer, config, architecture, pipel
             max_len = min(max_len, int(positions) - 2)  # RoBERTa's first two position rows are reserved
     # A window over 8k tokens makes per-head T×T maps unusably large on a CPU.
     max_len = int(min(max_len, 8192))
-    activation = getattr(config, "hidden_act", None) or getattr(config, "activation_function", None) or getattr(config, "hidden_activation", None) or "gelu"
+    activation = _count(config, "hidden_act", "activation_function", "hidden_activation", "dense_act_fn") or "gelu"
     return ModelInfo(
         model_id=display_id,
         source=label,
@@ -330,6 +339,8 @@ def _model_info(display_id, label, model, tokenizer, config, architecture, pipel
         ffn_gated=architecture.ffn_gated,
         ffn_activation=str(activation),
         pre_norm=architecture.pre_norm,
+        norm_kind=architecture.norm_kind,
+        output_norms=architecture.attention_output_norm is not None,
     )
 
 

@@ -28,7 +28,7 @@ class ModelInfo:
     native_pooling: str | None  # from the sentence-transformers config; None for a plain model
     default_pooling: str        # the pipeline's pooling: native, else mean for encoders and lasttoken for decoders
     normalizes: bool            # the pipeline ends with Normalize
-    position_kind: str          # learned | rope | learned+relative
+    position_kind: str          # learned | rope | learned+relative | relative
     causal: bool
     ffn_gated: bool
     ffn_activation: str
@@ -40,3 +40,8 @@ class ModelInfo:
     default_prompt_name: str | None = None
     include_prompt: bool = True     # whether pooling covers the prompt's tokens
     similarity_fn_name: str = "cosine"
+    # the block's normalisation: "LayerNorm" (subtracts the mean, then scales and shifts) or "RMSNorm"
+    # (divides by the root mean square, scale only); output_norms: also a norm on each sub-layer's
+    # output before the residual add (Gemma's sandwich norms)
+    norm_kind: str = "LayerNorm"
+    output_norms: bool = False

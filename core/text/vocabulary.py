@@ -301,6 +301,9 @@ def embedding_parts(explorer, stage, index: int) -> EmbeddingParts:
     if norm_path is not None:
         recomputed = explorer.apply_module(norm_path, total.astype(np.float32)[None])[0]
         names.append("after LayerNorm = enters layer 1")
+    elif stage.token_scale is not None:  # Gemma multiplies the row by √d_model (in float32, as the model does)
+        recomputed = total.astype(np.float32) * np.float32(stage.token_scale)
+        names.append(f"× {stage.token_scale:.4g} (√d) = enters layer 1")
     else:
         recomputed = total.astype(np.float32)
         names.append("enters layer 1")

@@ -28,6 +28,7 @@ class EmbeddingStage:
     token_type_rows: np.ndarray | None     # [T, d] segment rows (BERT family)
     output: np.ndarray                     # [T, d] what enters layer 1 (the sum, after LayerNorm where there is one)
     rotary_angles: np.ndarray | None       # [T, d_head/2] RoPE angle (radians) per position and dimension pair
+    token_scale: float | None = None       # Gemma: the rows × this (√d_model) enter layer 1; None: no scale
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class LayerTrace:
     query: np.ndarray                      # [H, T, d_head] after RoPE / q-norm where the model has them
     key: np.ndarray                        # [H, T, d_head] (grouped KV heads repeated per query head)
     value: np.ndarray                      # [H, T, d_head]
-    attention_bias: np.ndarray | None      # [H, T, T] MPNet's relative position bias added to the scores, else None
+    attention_bias: np.ndarray | None      # [H, T, T] MPNet's / T5's relative position bias added to the scores, else None
     attention_allowed: np.ndarray          # [T, T] bool: query t may attend to key s (padding, causal, sliding window)
     attention_probs: np.ndarray            # [H, T, T] softmax rows, as the model used them
     attention_context: np.ndarray          # [H, T, d_head] probs @ V, as it enters the output projection
@@ -49,10 +50,24 @@ class LayerTrace:
     output: np.ndarray                     # [T, d] the block's output
     attention_scale: float
     rotary_angles: np.ndarray | None       # [T, d_head/2] for RoPE layers
+    # Gemma's sandwich norms: RMSNorm(attention_output) and RMSNorm(ffn_output), the vectors the residual adds
+    # really add; None where the sub-layer's output is added as it is
+    attention_output_normed: np.ndarray | None = None
+    ffn_output_normed: np.ndarray | None = None
+
+    @property
+    def attention_added(self) -> np.ndarray:
+        """[T, d] what the attention sub-layer adds to the residual stream."""
+        return self.attention_output if self.attention_output_normed is None else self.attention_output_normed
+
+    @property
+    def ffn_added(self) -> np.ndarray:
+        """[T, d] what the FFN sub-layer adds to the residual stream."""
+        return self.ffn_output if self.ffn_output_normed is None else self.ffn_output_normed
 
     @property
     def attention_scores(self) -> np.ndarray:
-        """[H, T, T] q·k × scale (+ MPNet's relative bias), before mask and softmax. Computed from the
+        """[H, T, T] q·k × scale (+ MPNet's / T5's relative bias), before mask and softmax. Computed from the
         recorded Q and K each time it is asked for, never stored: at 256 tokens it would be a third of a
         trace, and a shared cached trace must not grow."""
         scores = np.matmul(self.query, self.key.transpose(0, 2, 1)) * np.float32(self.attention_scale)

@@ -83,6 +83,10 @@ class _Layer:
         name = self.name(stage)
         return None if name is None else self.activations.get(name)
 
+    def bias_record(self) -> torch.Tensor | None:
+        """The recorded relative position bias of this layer (T5's via the probe, MPNet's as an argument)."""
+        return self.tensor("attn.bias") if self.name("attn.bias") else self.tensor("attn.position_bias")
+
     def attention(self, seq: int):
         """(query, key, value, bias, allowed, probs, scale, probs array or None)."""
         if self.registry.has("attn.pattern", self.index):
@@ -90,7 +94,9 @@ class _Layer:
             key = _heads(self.tensor("attn.key"), self.n_heads).float()
             value = _heads(self.tensor("attn.value"), self.n_heads).float()
             scale = float(self.tensor("attn.scale"))
-            return query, key, value, None, _allowed(self.tensor("attn.mask"), seq), None, scale, self.array("attn.pattern")
+            bias = self.tensor("attn.bias")  # T5: the relative position bias added to the scores
+            bias = None if bias is None else bias[0].float()
+            return query, key, value, bias, _allowed(self.tensor("attn.mask"), seq), None, scale, self.array("attn.pattern")
         # MPNet: attention computed inline; rebuilt from its projections, bias and mask as its forward does
         query = _split_heads(self.tensor("attn.q_proj"), self.n_heads).float()
         key = _split_heads(self.tensor("attn.k_proj"), self.n_heads).float()
@@ -163,14 +169,20 @@ def _trace_on(explorer: ExplorerModel, text: str, prompt: str, *, token_weights,
     }
 
     layers = []
+    shared_bias: dict[int, np.ndarray] = {}  # T5 hands layer 0's bias to every layer: one array for all
     for index in range(info.n_layers):
         layer = _Layer(explorer, records, activations, index)
         query, key, value, bias, allowed, probs, scale, probs_array = layer.attention(seq)
         block_input = layer.tensor("block.input")[0]
         attention_output = layer.tensor("attn.output")[0]
+        attention_normed = layer.tensor("attn.output_norm")  # Gemma normalises the output before the add
         post_attention = layer.array("attn.residual")
         if post_attention is None:  # pre-norm blocks add the attention output straight onto the residual stream
-            post_attention = _numpy(block_input + attention_output)
+            post_attention = _numpy(block_input + (attention_output if attention_normed is None else attention_normed[0]))
+        # keyed by the recorded tensor (alive in records for the whole trace): one memory, one array
+        bias_key = None if bias is None else layer.bias_record().data_ptr()
+        if bias is not None and bias_key not in shared_bias:
+            shared_bias[bias_key] = _numpy(bias)
         angles = _rotary_angles(records, layer.name("attn.rotary"))
         layers.append(
             LayerTrace(
@@ -180,7 +192,7 @@ def _trace_on(explorer: ExplorerModel, text: str, prompt: str, *, token_weights,
                 query=_recorded(layer.array("attn.query"), query),
                 key=_recorded(layer.array("attn.key"), key),
                 value=_recorded(layer.array("attn.value"), value),
-                attention_bias=None if bias is None else _numpy(bias),
+                attention_bias=None if bias is None else shared_bias[bias_key],
                 attention_allowed=frozen(allowed.numpy().copy()),
                 attention_probs=probs_array if probs_array is not None else _numpy(probs),
                 attention_context=_numpy(_split_heads(layer.tensor("attn.context"), info.n_heads)),
@@ -191,6 +203,8 @@ def _trace_on(explorer: ExplorerModel, text: str, prompt: str, *, token_weights,
                 output=layer.array("block.output"),
                 attention_scale=scale,
                 rotary_angles=None if angles is None else _numpy(angles),
+                attention_output_normed=layer.array("attn.output_norm"),
+                ffn_output_normed=layer.array("ffn.output_norm"),
             )
         )
 
@@ -198,12 +212,17 @@ def _trace_on(explorer: ExplorerModel, text: str, prompt: str, *, token_weights,
         point = registry.get(name)
         return None if point is None else activations.get(point.name)
 
+    token_scale = explorer.embedding_scale()
     embeddings = EmbeddingStage(
-        token_rows=stage("embed.tokens"),
+        # Gemma's embedding module multiplies the rows by √d inside its forward: the rows themselves are
+        # read from the table, what enters layer 1 is the module's recorded output
+        token_rows=(stage("embed.tokens") if token_scale is None
+                    else _numpy(explorer.token_table_rows(tokens.input_ids))),
         position_rows=stage("embed.positions"),
         token_type_rows=stage("embed.token_types"),
         output=stage("embed.output"),
         rotary_angles=layers[0].rotary_angles if layers else None,
+        token_scale=token_scale,
     )
 
     pipeline = explorer.pipeline
