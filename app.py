@@ -35,8 +35,8 @@ from ui.hosting import memory_notice  # noqa: E402
 quiet_transformers_logging()  # the host's choice, made here: loading a model never changes logger levels
 state.mark_frame()
 classroom.read_link()
+state.sidebar()  # first: it restores the widgets a page switch dropped (the presentation toggle among them)
 classroom.presentation_style()
-state.sidebar()
 with st.sidebar:
     classroom.presentation_toggle()
 classroom.presentation_bar([page for section in PAGES.values() for page in section], PATH_BY_TITLE.get(navigation.title, ""))

@@ -219,7 +219,7 @@ if second_trace is not None:
     s_hi, s_lo = second_metric.highest, second_metric.lowest
     st.caption(f"Highest: layer {s_hi[0] + 1}, head {s_hi[1] + 1} ({s_hi[2]:.2f} {metric.unit}) · lowest: layer "
                f"{s_lo[0] + 1}, head {s_lo[1] + 1} ({s_lo[2]:.2f} {metric.unit}). Mean over every head: "
-               f"{np.nanmean(metric.values):.2f} here, {np.nanmean(second_metric.values):.2f} compared.")
+               f"{metric.mean:.2f} here, {second_metric.mean:.2f} compared.")
 
 # --- head search ----------------------------------------------------------------------------
 st.subheader("Which head links one token to another?")
@@ -266,7 +266,7 @@ st.dataframe(pd.DataFrame({
     f"weight of {visible(tokens.tokens[search_from])} on {visible(tokens.tokens[search_to])}":
         [round(w, 4) for *_, w in top_links],
 }), hide_index=True, width="stretch")
-median_weight = float(np.median(link_ranking.scores))
+median_weight = link_ranking.median
 st.caption(f"A weight is the share of this query's attention (its row sums to 1) that goes to that key. "
            f"The median head gives {median_weight:.3f}; an even spread over the {n} tokens would give {1 / n:.3f}.")
 drawn = top_links[:SEARCH_DRAWN]

@@ -8,6 +8,7 @@ import streamlit as st
 
 from core.analysis.colour_scale import robust_limit
 from core.analysis.vector_stats import vector_stats
+from core.models.family_notes import position_scheme
 from core.text.vocabulary import embedding_parts
 from ui import lookup_views, state
 from ui.common import model_caption, stage_header, truncation_notice
@@ -68,8 +69,10 @@ show_figure(
 )
 st.caption(f"Row *t* of this picture is row *id* of the {info.vocab_size:,} × {d} table. Equal tokens have equal raw rows "
            "wherever they stand; "
-           + ("this model adds no position vector (RoPE), so they stay equal in 'what enters layer 1' too. "
-              if info.position_kind == "rope" else "after the position row is added ('what enters layer 1') they no longer do. ")
+           + ("this model adds no position vector (" + position_scheme(info.position_kind, short=True)
+              + "), so they stay equal in 'what enters layer 1' too. "
+              if info.position_kind in ("rope", "relative") else
+              "after the position row is added ('what enters layer 1') they no longer do. ")
            + f"Colours saturate at ±{limit:.3f} (99 % of the values are smaller) so a few large dimensions don't wash "
            "out the rest; hover shows each value to 3 decimals.")
 
@@ -152,12 +155,17 @@ st.caption(
     "would wash the small rows out to white. The table's L2 norms compare the rows' sizes."
 )
 st.dataframe(stats, hide_index=True, width="stretch")
-if info.position_kind == "rope":
+if info.position_kind in ("rope", "relative"):
+    scale = trace.embeddings.token_scale
     st.caption(
-        "The article adds a position vector to the row. This model adds nothing here: its position information is a "
-        "rotation of queries and keys inside every attention layer (RoPE), so the raw row enters layer 1 "
+        "The article adds a position vector to the row. This model adds nothing here: its position information is "
+        + ("a rotation of queries and keys inside every attention layer (RoPE)" if info.position_kind == "rope" else
+           "a learned bias on the attention scores by offset (relative position buckets)")
+        + ", so the raw row enters layer 1 "
         + (f"after only a normalisation ({parts.norm_module}; recomputed from the model's own weights it matches "
-           f"{_within(parts.max_abs_difference)})." if parts.norm_module else "as it is.")
+           f"{_within(parts.max_abs_difference)})." if parts.norm_module else
+           f"multiplied by {scale:.4g} (√{d}; recomputed it matches {_within(parts.max_abs_difference)})."
+           if scale is not None else "as it is.")
     )
 elif parts.norm_module:
     st.caption(

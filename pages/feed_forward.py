@@ -12,12 +12,14 @@ from core.analysis.ffn_stats import (
     lowest_activation,
     most_active_neurons,
     near_zero_by_layer,
+    near_zero_overall,
     near_zero_share,
     residual_stream,
     top_neurons_of_token,
     top_tokens_of_neuron,
 )
 from core.analysis.colour_scale import colour_cap
+from core.models.family_notes import normalisation
 from ui import ffn_views as views
 from ui import state
 from ui.common import model_caption, stage_header, truncation_notice
@@ -151,7 +153,8 @@ if second_trace is not None:
                f"{second_shape.d_ff:,} neurons each)")
     show_figure(views.near_zero_bars(second_shares, None, eps), key="ffn_zero_bars_compared",
                 name=f"ffn-near-zero-share-eps{eps:g}-compared")
-    st.caption(f"Mean over layers: {shares.mean():.0%} here, {second_shares.mean():.0%} in the compared model.")
+    st.caption(f"Over all layers: {near_zero_overall(trace, eps):.0%} here, {near_zero_overall(second_trace, eps):.0%} "
+               "in the compared model.")
 if shape.activation.lower().startswith("gelu") and not shape.gated:
     st.caption(f"GELU lets small negative values through (its minimum is about −0.17): the most negative value in "
                f"this layer is {lowest_activation(acts):.3f}. ReLU would cut every negative value to exactly 0.")
@@ -191,6 +194,7 @@ st.caption(f"Neuron n{neuron} of layer {layer_index + 1} on every token of your 
 # --- the residual stream ---------------------------------------------------------------------
 st.subheader("The residual stream")
 stream = residual_stream(trace)
+st.caption(f"Normalisation in this model: {normalisation(info)}.")
 if info.pre_norm:
     st.markdown(
         "Each sub-layer **adds** its output to the token's vector: x ← x + attention(norm(x)), then "

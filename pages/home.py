@@ -11,6 +11,7 @@ from ui.export import show_figure
 from ui.figures import vector_bar
 from ui.labels import md_escape, visible
 from ui.page_list import tour_pages
+from core.models.family_notes import position_scheme
 from ui.tokens import show_chips
 
 st.title("Embedding Explorer")
@@ -58,8 +59,7 @@ if trace is not None:
             ("1 · Tokenization", f"{tokens.space_word_count} words → {n} tokens", f"[{n}] token strings"),
             ("  token ids", f"{n} ids from a vocabulary of {info.vocab_size:,}", f"[{n}] integers"),
             ("2 · Embedding lookup", f"row id of the {info.vocab_size:,} × {d} table", f"[{n} × {d}]"),
-            ("3 · Position information", {"learned": "learned position rows added", "rope": "RoPE rotations of Q and K",
-                                          "learned+relative": "learned rows + relative attention bias"}[info.position_kind], f"[{n} × {d}]"),
+            ("3 · Position information", position_scheme(info.position_kind, short=True), f"[{n} × {d}]"),
             ("4 · Self-attention", f"{info.n_layers} layers × {info.n_heads} heads, each a {n} × {n} map", f"[{info.n_heads} × {n} × {info.d_head}] per Q/K/V"),
             ("5 · Feed-forward", f"{d} → {info.d_ff} → {d} per token", f"[{n} × {info.d_ff}] inside"),
             ("6 · Pooling", f"{pooled_name} over {n} token vectors" + (", then L2-normalised" if info.normalizes and not info.dense_layers else ""), f"[{d}]"),

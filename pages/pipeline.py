@@ -31,7 +31,7 @@ boxes = [
     ("text", f"{len(trace.text):,} characters"),
     ("1 · tokens", f"{n} tokens"),
     ("2 · ids → rows", f"{n} × {d}"),
-    ("3 · + positions", f"{n} × {d}" if info.position_kind != "rope" else "RoPE in Q, K"),
+    ("3 · + positions", {"rope": "RoPE in Q, K", "relative": "bias on scores"}.get(info.position_kind, f"{n} × {d}")),
     ("4 · attention ×" + str(info.n_layers), f"{info.n_heads} heads · {n} × {n}"),
     ("5 · feed-forward", f"{d} → {info.d_ff} → {d}"),
     ("6 · pooling", f"{trace.native_pooling} → {trace.native_embedding.size}" + (" (Dense)" if info.dense_layers else "")),

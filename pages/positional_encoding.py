@@ -16,22 +16,17 @@ from core.analysis.positional import (
     rotation_path,
     sinusoidal_encoding,
 )
+from core.models.family_notes import position_scheme
 from core.text.tokenization import validate_text
 from ui import position_views as views
 from ui import state
+from ui.relative_position_views import show_relative_buckets
 from ui.common import model_caption, stage_header, truncation_notice
 from ui.export import show_figure
 from ui.figures import heatmap
 from ui.labels import md_escape, signed_number
 
 WINDOW = 64   # positions per positions × dimensions heatmap (the T × T views always show every position)
-KIND = {
-    "learned": "a learned table of absolute positions: one trained row per position, added to the token's row",
-    "learned+relative": "a learned table of absolute positions plus a learned bias on attention scores that depends "
-                        "on the distance between two tokens",
-    "rope": "RoPE: no vector is added; inside every attention layer each query and key is rotated by an angle "
-            "proportional to its position",
-}
 
 
 
@@ -54,6 +49,9 @@ if trace is not None:
         shapes = (f"{n} positions → {n} × {info.d_head // 2} rotation angles (one per position and dimension pair of a "
                   f"{info.d_head}-d head) → applied to Q and K, [{info.n_heads} × {n} × {info.d_head}], in every layer; "
                   f"the {n} × {d} token rows pass unchanged")
+    elif info.position_kind == "relative":
+        shapes = (f"{n} × {n} offsets → one bucket each → a learned bias per bucket and head, added to the "
+                  f"[{info.n_heads} × {n} × {n}] attention scores; the {n} × {d} token rows pass unchanged")
     else:
         shapes = f"{n} positions → {n} × {d} position rows, added to the {n} × {d} token rows → {n} × {d}"
 else:
@@ -72,7 +70,7 @@ if trace is None:
 model_caption(trace)
 truncation_notice(trace)
 st.info(f"**This model ({md_escape(info.model_id)}) does not use the article's sinusoids.** It uses "
-        f"{KIND.get(info.position_kind, info.position_kind)}. The sinusoids come first below, for comparison.")
+        f"{position_scheme(info.position_kind)}. The sinusoids come first below, for comparison.")
 positions = np.arange(n)
 
 # -- 1 · the article's sinusoidal encoding --------------------------------------------------------
@@ -177,8 +175,12 @@ elif info.position_kind == "rope" and trace.embeddings.rotary_angles is not None
                if check.profile.max_spread > 0 else "is identical")
             + ": with RoPE the score depends only on the offset, as the article says."
         )
+elif info.position_kind == "relative":
+    show_relative_buckets(trace, state.current_model())
 else:
     st.caption("This model records no position rows or angles the explorer can show.")
+if info.position_kind == "learned+relative":
+    show_relative_buckets(trace, state.current_model())
 
 # -- 2b · the compared model's position information ("Compare with…") ----------------------------------
 second_trace = state.compare_trace()
@@ -192,7 +194,7 @@ if second_trace is not None:
         with column:
             side_info = side_trace.model
             st.markdown(f"**{'This model' if side == 'model' else 'Compared'}: {md_escape(side_info.model_id)}**")
-            st.caption(KIND.get(side_info.position_kind, side_info.position_kind).capitalize() + ".")
+            st.caption(position_scheme(side_info.position_kind).capitalize() + ".")
             if side_info.position_kind in ("learned", "learned+relative") and side_trace.embeddings.position_rows is not None:
                 side_table = side_model.weights("position_embeddings")
                 st.metric("position table", f"{side_table.shape[0]:,} × {side_table.shape[1]:,}")

@@ -8,11 +8,11 @@ from core import ExplorerError
 from core.text.datasets import (
     DatasetError, check_vectors, pair_vectors_with_texts, read_table, read_vectors, sentence_set,
 )
-from core.embed.projection import POINT_CAPS, ProjectionParams, kmeans_labels, nearest_neighbours
+from core.embed.projection import POINT_CAPS, ProjectionParams, kmeans_labels, nearest_neighbours, umap_compiled
 from core.analysis.model_comparison import NEIGHBOURS, align_points
 from core.analysis.similarity import occurrence_cosines, repeated_tokens, summarise_occurrences
 from core.analysis.token_view import MIN_POINTS, token_view
-from ui import callbacks, state
+from ui import callbacks, startup, state
 from ui.common import stage_header, window_caption, window_warning
 from ui.export import show_figure
 from ui.hosting import host_settings
@@ -218,17 +218,19 @@ if method != "pca" and len(vectors) > POINT_CAPS[method]:
     method = "pca"
 params = ProjectionParams(method=method, dims=int(dims), n_neighbors=neighbours, min_dist=float(min_dist), metric=metric,
                           perplexity=float(perplexity))
-first_umap = method == "umap" and not st.session_state.get("_umap_warm")
-message = (f"Projecting {len(vectors):,} points with {method.upper()}…"
-           + (" The first UMAP of a server compiles its numba code: a few seconds." if first_umap else ""))
+compiling = method == "umap" and not umap_compiled()
+message = f"Projecting {len(vectors):,} points with {method.upper()}…"
+if compiling and startup.projections_stage() == "compiling UMAP":
+    message += " The server's start-up is still compiling UMAP's code (once per server); this waits for it."
+elif compiling:
+    message += (" This is the server's first UMAP: numba compiles its code first (once per server; 10-60 s on a "
+                "2-core machine, less when `python -m core warm` ran before).")
 try:
     with st.spinner(message):
         points = projection(vectors, params)
 except ExplorerError as error:
     st.error(md_escape(str(error)))
     st.stop()
-if method == "umap":
-    st.session_state["_umap_warm"] = True
 
 if colour == "label":
     groups = np.asarray(chosen.labels)

@@ -143,3 +143,13 @@ def test_residual_stream_norms_follow_the_models_hidden_states(bundled, bundled_
     np.testing.assert_allclose(stream.attention_change[2], expected, rtol=1e-5)
     expected = np.linalg.norm(layer.ffn_output, axis=-1) / np.linalg.norm(layer.post_attention, axis=-1)
     np.testing.assert_allclose(stream.ffn_update[2], expected, rtol=1e-5)
+
+
+def test_near_zero_overall_is_the_share_over_every_activation(bundled):
+    from core import trace_text
+    from core.analysis.ffn_stats import near_zero_by_layer, near_zero_overall
+
+    trace = trace_text(bundled, "Overall shares count every activation once")
+    everything = np.concatenate([layer.ffn_activations.ravel() for layer in trace.layers])
+    assert near_zero_overall(trace, 0.05) == pytest.approx(float((np.abs(everything) < 0.05).mean()))
+    assert near_zero_overall(trace, 0.05) == pytest.approx(float(near_zero_by_layer(trace, 0.05).mean()))

@@ -95,8 +95,14 @@ def write_link() -> None:
 
 def presentation_style() -> None:
     if st.session_state.get("present"):
+        # Large type, no sidebar; metrics, page links and labels wrap instead of being cut off at 1280 px.
         st.html("<style>html{font-size:21px} .stMainBlockContainer{max-width:1200px}"
-                " [data-testid='stSidebar']{display:none} h1{font-size:2.6rem!important}</style>")
+                " [data-testid='stSidebar']{display:none} h1{font-size:2.6rem!important}"
+                " [data-testid='stMetricValue']{font-size:1.7rem}"
+                " [data-testid='stMetricValue'], [data-testid='stMetricValue'] *, [data-testid='stMetricLabel'],"
+                " [data-testid='stMetricLabel'] *, [data-testid='stPageLink'], [data-testid='stPageLink'] *, button *,"
+                " [data-testid='stWidgetLabel'] *{white-space:normal!important;overflow:visible!important;"
+                "text-overflow:clip!important;overflow-wrap:anywhere} button{height:auto!important}</style>")
 
 
 def presentation_toggle() -> None:

@@ -106,7 +106,7 @@ def ensure_navigation_frame() -> None:
 # (st.switch_page in the guided tour); plain keys survive. Each run keeps a plain copy of the sidebar's
 # widgets and restores it when the widget's own key has gone.
 _KEPT = {TEXT_KEY: "_kept_text", MODEL_FIELD_KEY: "_kept_model_field", DEVICE_KEY: "_kept_device",
-         COMPARE_FIELD_KEY: "_kept_compare_field"}
+         COMPARE_FIELD_KEY: "_kept_compare_field", "present": "_kept_present"}  # present: the presentation toggle
 
 
 def _restore_kept_widgets() -> None:
@@ -240,12 +240,9 @@ def current_model() -> ExplorerModel | None:
 
 def compare_help(access) -> str:
     """What the "Compare with…" box takes here, in words."""
-    try:  # TODO(issue 16): offline_models lands with the offline second models
-        from core.models.offline_models import offline_choices
+    from core.models.offline_models import offline_choices
 
-        offline = [choice.model_id for choice in offline_choices() if choice.installed]
-    except ImportError:
-        offline = []
+    offline = [choice.model_id for choice in offline_choices() if choice.installed]
     if access.folders:
         accepted = "a Hugging Face id or a local folder"
     elif access.hub_ids:

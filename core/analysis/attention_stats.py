@@ -30,6 +30,12 @@ class HeadMetric:
     values: np.ndarray    # [L, H]
 
     @property
+    def mean(self) -> float:
+        """The mean over every head of every layer (heads without a value left out)."""
+        values = np.asarray(self.values, dtype=np.float64)
+        return float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
+
+    @property
     def highest(self) -> tuple[int, int, float]:
         """(layer, head, value) of the head with the largest value (the first one on a tie)."""
         return _cell(self.values, int(np.argmax(self.values)))

@@ -78,6 +78,14 @@ def near_zero_by_layer(trace: Trace, eps: float) -> np.ndarray:
     return np.asarray([near_zero_share(layer.ffn_activations, eps) for layer in trace.layers])
 
 
+def near_zero_overall(trace: Trace, eps: float) -> float:
+    """Near-zero share over every layer's activations together (each layer has T × d_ff of them, so this is
+    also the mean of ``near_zero_by_layer``)."""
+    counts = [(int((np.abs(layer.ffn_activations) < eps).sum()), layer.ffn_activations.size) for layer in trace.layers]
+    total = sum(size for _, size in counts)
+    return sum(count for count, _ in counts) / total if total else 0.0
+
+
 def top_neurons_of_token(activations: np.ndarray, token: int, count: int) -> tuple[np.ndarray, np.ndarray]:
     """(neuron indices, activations) of one token's ``count`` highest activations, highest first."""
     row = activations[token]

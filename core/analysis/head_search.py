@@ -33,6 +33,11 @@ class HeadRanking:
         return self.ranked[:count]
 
     @property
+    def median(self) -> float:
+        """The median head's score (NaN when no head has one)."""
+        return float(np.median([score for *_, score in self.ranked])) if self.ranked else float("nan")
+
+    @property
     def answered(self) -> bool:
         return bool(self.ranked)
 

@@ -84,7 +84,18 @@ def project(vectors: np.ndarray, params: ProjectionParams = ProjectionParams(),
     with warnings.catch_warnings():
         # Expected: the precomputed graph carries no NNDescent index, so umap's own transform() is off.
         warnings.filterwarnings("ignore", message=r"precomputed_knn\[2\]")
-        return reducer.fit_transform(data).astype(np.float32)
+        points = reducer.fit_transform(data).astype(np.float32)
+    global _UMAP_COMPILED
+    _UMAP_COMPILED = True
+    return points
+
+
+_UMAP_COMPILED = False  # set once a UMAP fit has run in this process (numba's code is then compiled and loaded)
+
+
+def umap_compiled() -> bool:
+    """Whether this process has already run a UMAP fit, so the next one does not wait for numba."""
+    return _UMAP_COMPILED
 
 
 def warm_up(points: int = 64, seed: int = 0) -> float:

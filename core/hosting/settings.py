@@ -45,6 +45,7 @@ class HostSettings:
     max_passages: int = PAGE_CAP_LIMITS["max_passages"]              # the retrieval page ranks at most
     max_training_steps: int = PAGE_CAP_LIMITS["max_training_steps"]  # training and the retrieval fix run at most
     memory_budget_mb: int = 768         # every cache of the server together (traces, sentence sets, corpora…)
+    warm_projections: bool = True       # at start-up, once the model is ready, compile UMAP for the Projections page
     source: str = "defaults"            # where the settings came from, for the page and the CLI
 
     def is_hosted(self, environ: Mapping[str, str] | None = None) -> bool:
