@@ -39,6 +39,12 @@ def test_token_view_tables_the_same_word_across_sentences():
     closest = table["sentences"][final.idxmax()].split(" ↔ ")
     assert f"closest: sentences {closest[0]} and {closest[1]}" in caption
     assert "drift apart" not in "\n".join(m.value for m in app.markdown)  # no promise the numbers may not keep
+    from tests.test_pages_stage4_5 import chart
+    from ui.colours import CATEGORY_COLOURS
+
+    tokens = chart(app, "proj_tokens_plot")["data"]  # one legend entry, one palette colour, per sentence
+    assert [trace["name"][:2] for trace in tokens] == ["1:", "2:", "3:", "4:"]
+    assert [trace["marker"]["color"] for trace in tokens] == list(CATEGORY_COLOURS[:4])
     app.selectbox(key="proj_same_token").set_value("the").run()
     assert not app.exception
     app.slider(key="proj_token_layer").set_value(0).run()

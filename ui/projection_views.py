@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 
 from core.analysis.token_view import TokenView
 
+from .colours import category_style
 from .labels import text_label, token_label
 
 LARGE = 2_000          # above this many points: small markers, WebGL
@@ -20,10 +21,11 @@ def projection_scatter(points: np.ndarray, groups: np.ndarray, texts, *, dims: i
     hover = [text_label(t, 80) for t in texts]
     figure = go.Figure()
     large = len(points) > LARGE
-    for group in pd.unique(groups):
+    for number, group in enumerate(pd.unique(groups)):
         mask = groups == group
         index = np.flatnonzero(mask)
-        marker = dict(size=3 if large else 8, opacity=0.6 if large else 0.85)
+        colour, symbol = category_style(number)
+        marker = dict(size=3 if large else 8, opacity=0.6 if large else 0.85, color=colour, symbol=symbol)
         common = dict(name=text_label(str(group), 30), customdata=index,
                       text=[hover[i] for i in index] if len(points) <= HOVER_TEXT_MAX else None,
                       hovertemplate=("%{text}" if len(points) <= HOVER_TEXT_MAX else "point %{customdata}")
@@ -40,21 +42,27 @@ def projection_scatter(points: np.ndarray, groups: np.ndarray, texts, *, dims: i
 
 
 def token_scatter(view: TokenView, lines) -> go.Figure:
-    """Every token of a few sentences as a labelled point, coloured by sentence."""
-    figure = go.Figure(go.Scatter(
-        x=view.points[:, 0], y=view.points[:, 1], mode="markers+text", text=[token_label(t) for t in view.tokens],
-        textposition="top center",
-        marker=dict(size=9, color=list(view.sentences), colorscale="Turbo"),
-        hovertext=[f"{token_label(t)} · sentence {s + 1}: {text_label(lines[s], 60)}" for t, s in zip(view.tokens, view.sentences)],
-        hoverinfo="text",
-    ))
-    figure.update_layout(height=520, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="PC 1", yaxis_title="PC 2")
+    """Every token of a few sentences as a labelled point, one colour (and legend entry) per sentence."""
+    figure = go.Figure()
+    sentences = np.asarray(view.sentences)
+    for number in sorted(set(sentences.tolist())):
+        index = np.flatnonzero(sentences == number)
+        colour, symbol = category_style(number)
+        figure.add_trace(go.Scatter(
+            x=view.points[index, 0], y=view.points[index, 1], mode="markers+text",
+            name=f"{number + 1}: {text_label(lines[number], 40)}",
+            text=[token_label(view.tokens[i]) for i in index], textposition="top center",
+            textfont=dict(color=colour), marker=dict(size=9, color=colour, symbol=symbol),
+            hovertext=[f"{token_label(view.tokens[i])} · sentence {number + 1}: {text_label(lines[number], 60)}" for i in index],
+            hoverinfo="text",
+        ))
+    figure.update_layout(height=560, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="PC 1", yaxis_title="PC 2",
+                         legend=dict(title_text="sentence", orientation="h", yanchor="top", y=-0.12))
     return figure
 
 
 COMPARE_VIEWS = ("side by side", "overlaid")
-_PALETTE = ("#636efa", "#EF553B", "#00cc96", "#ab63fa", "#FFA15A", "#19d3f3", "#FF6692", "#B6E880", "#FF97FF",
-            "#FECB52")  # Plotly's own colour cycle: the colours the single map gives its groups, in the same order
+
 
 
 def compared_projection(points_a: np.ndarray, points_b: np.ndarray, groups: np.ndarray, texts, *, dims: int,
@@ -75,12 +83,12 @@ def compared_projection(points_a: np.ndarray, points_b: np.ndarray, groups: np.n
         figure.add_trace(_joining_lines(points_a, points_b, dims, large))
     for number, group in enumerate(pd.unique(groups)):
         index = np.flatnonzero(groups == group)
-        colour = _PALETTE[number % len(_PALETTE)]
+        colour, symbol = category_style(number)
         for side, points in enumerate((points_a, points_b)):
             # overlaid: A's points filled, B's open rings of the same colour
             open_ring = side == 1 and not side_by_side
             marker = dict(size=3 if large else 8, opacity=0.6 if large else 0.85, color=colour,
-                          symbol="circle-open" if open_ring else "circle")
+                          symbol=f"{symbol}-open" if open_ring and symbol not in ("x", "cross") else symbol)
             # B's traces say so in their name: the hover box of an overlaid map and the exported data tell the maps apart
             common = dict(name=text_label(str(group), 30) + (" (compared)" if side else ""), legendgroup=f"group {number}",
                           showlegend=side == 0,
