@@ -100,3 +100,19 @@ def test_a_second_model_that_fails_keeps_the_first_and_says_why():
     assert app.session_state["compare_model_id"] == ""
     assert any("No model folder" in str(e.value) for e in app.error)
     assert len(metrics(app)) == 6 + 3  # this model and GPT-2, plus the vocabulary row: the page as without a comparison
+
+
+def test_one_click_compares_with_the_untrained_twin():
+    from streamlit.testing.v1 import AppTest
+
+    from .apptest_pages import APP
+
+    app = AppTest.from_file(APP, default_timeout=300)
+    app.run()
+    app.sidebar.button(key="compare_pick_untrained:all-MiniLM-L6-v2").click().run()
+    assert app.session_state["compare_model_id"] == "untrained:all-MiniLM-L6-v2"
+    app.switch_page(LOOKUP).run()
+    assert not app.exception
+    shapes = [value for label, value in metrics(app) if label.startswith("shape")]
+    assert shapes == ["30,522 × 384", "30,522 × 384"]  # the same architecture and vocabulary, random weights
+    assert any("Same vocabulary" in str(c.value) for c in app.caption)

@@ -213,6 +213,7 @@ def sidebar() -> None:
             st.text_input("Compare with… (a second model)", key=COMPARE_FIELD_KEY, placeholder="none",
                           help="A second model shown beside the first on every page where it means something. "
                                + compare_help(access))
+            _offline_quick_picks(access)
             _switch_model_if_asked(_COMPARE)
             if st.session_state.get(COMPARE_ERROR_KEY) and st.session_state.get("_compare_failed"):
                 kept = st.session_state[COMPARE_KEY]
@@ -236,6 +237,22 @@ def current_model() -> ExplorerModel | None:
     except Exception as error:  # noqa: BLE001
         st.error(f"The model could not be loaded: {type(error).__name__}: {md_escape(str(error)[:300])}")
     return None
+
+
+def _offline_quick_picks(access) -> None:
+    """One click to compare with a model that loads here without the hub (the untrained twin, mpnet when
+    its packages are installed); for the person at the server, how to install the others."""
+    from core.models.offline_models import offline_choices
+
+    from .callbacks import set_values
+
+    for choice in offline_choices():
+        if choice.installed and (not access.visitor or choice.model_id in access.offered):
+            st.button(f"Compare with {choice.label}", key=f"compare_pick_{choice.model_id}", type="tertiary",
+                      help=choice.description, on_click=set_values, args=({COMPARE_FIELD_KEY: choice.model_id},),
+                      disabled=st.session_state.get(COMPARE_KEY) == choice.model_id)
+        elif not choice.installed and not access.visitor:
+            st.caption(f"{md_escape(choice.label)}: not installed here ({md_escape(choice.install_hint)}).")
 
 
 def compare_help(access) -> str:
