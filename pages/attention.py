@@ -27,7 +27,7 @@ from ui import state
 from ui.common import model_caption, stage_header, truncation_notice
 from ui.export import PROJECTOR_ALL_TICKS, show_figure
 from ui.figures import token_heatmap, vector_bar
-from ui.labels import md_escape, unique_labels, visible, zero_unsigned
+from ui.labels import e_notation_meaning, md_escape, unique_labels, visible, zero_unsigned
 
 GRID_FULL_MAX = 64        # up to this many tokens the grid of all heads has every cell
 MAP_FULL_MAX = 256        # the enlarged map has every cell up to here, block averages above
@@ -357,7 +357,9 @@ if model is not None:
     m3.metric("all heads joined → W_o vs. the attention output", f"{output_projection_check(model, layer):.1e}")
 st.caption(f"The weights sum to {worked.weights_total:.6f}. Recomputed here from the traced q, K and V, they "
            "match what the model used to within float32 rounding; joining all heads and applying the model's own "
-           "output projection W_o gives exactly the attention output it added to the residual stream.")
+           "output projection W_o gives exactly the attention output it added to the residual stream. "
+           f"(The three numbers are the largest gaps: {e_notation_meaning(max(worked.weights_max_error, worked.sum_max_error))}, "
+           "the same numbers computed in another order.)")
 
 # --- queries and keys in one picture ---------------------------------------------------------
 st.subheader("Queries and keys in one picture")

@@ -12,7 +12,7 @@ from core.analysis.vector_stats import max_abs_difference
 from ui import state
 from ui.common import model_caption, stage_header, truncation_notice
 from ui.export import show_figure
-from ui.labels import md_escape, signed_number
+from ui.labels import e_notation_meaning, md_escape, signed_number
 from ui.page_list import stage_pages
 from ui.pipeline_state import reference_encode
 from ui.pipeline_views import stage_diagram
@@ -71,7 +71,9 @@ else:
     cols = st.columns(len(comparisons))
     for column, (name, vector) in zip(cols, comparisons.items()):
         column.metric(f"largest |difference| vs {name}", f"{max_abs_difference(rebuilt.embedding, vector):.2e}")
-    st.caption("Differences around 1e-7 are float32 rounding: the same numbers, computed in a different order.")
+    largest = max(max_abs_difference(rebuilt.embedding, vector) for vector in comparisons.values())
+    st.caption(f"Differences around 1e-7 are float32 rounding: the same numbers, computed in a different order "
+               f"({e_notation_meaning(largest)}).")
 
 st.subheader("A pair, end to end")
 other = st.text_input("Compare your text with", value="A feline rested on the rug", key="pipe_other", max_chars=2000)

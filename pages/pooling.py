@@ -16,7 +16,7 @@ from ui import state
 from ui.common import model_caption, stage_header, truncation_notice, window_caption, window_warning
 from ui.export import show_figure
 from ui.figures import heatmap, matrix_grid, token_heatmap
-from ui.labels import md_escape, signed_number, text_label, unique_labels, visible, zero_unsigned
+from ui.labels import e_notation_meaning, md_escape, signed_number, text_label, unique_labels, visible, zero_unsigned
 from ui.pooling_views import max_wins_bar, sts_bars, sts_scatter
 from ui.pooling_state import (
     EXAMPLE_SETS, MAX_SENTENCES, STS_FILES, embed_set, idf_for, read_lines, sentence_budgets, sts_result, sts_sentences,
@@ -169,7 +169,8 @@ with tab_compare:
     cols[2].metric("cosine − dot product after normalising", f"{check.difference:.1e}")
     st.caption(
         f"Check on this text: cosine({POOLING_LABELS.get(norm_name, norm_name)}, {POOLING_LABELS.get(check.other)}) "
-        f"= {check.cosine:.6f}; their dot product after normalising = {check.dot:.6f}. On unit vectors the two are the same number, "
+        f"= {check.cosine:.6f}; their dot product after normalising = {check.dot:.6f} (the difference: "
+        f"{e_notation_meaning(abs(check.difference))}). On unit vectors the two are the same number, "
         "which is why vector databases can use the faster dot product."
     )
 

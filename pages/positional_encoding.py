@@ -247,8 +247,9 @@ if result is not None:
                        f"{result.plan.order_left}. So the two embeddings can still differ.")
         else:
             st.success(
-                f"Same tokens, another order. With positions on, the model tells them apart "
-                f"(cosine {result.cosine:.4f}); with positions removed, attention and {result.pooling} pooling "
+                f"Same tokens, another order. With positions on, the two embeddings are different vectors "
+                f"(cosine {result.cosine:.4f}: {'close to 1, yet ' if result.cosine > 0.9 else ''}not 1, so word order "
+                f"is in the embedding); with positions removed, attention and {result.pooling} pooling "
                 f"see only which tokens are there, so the two embeddings become identical (cosine "
                 f"{result.cosine_without_positions:.6f}; any gap from 1 is float rounding)."
             )

@@ -129,3 +129,11 @@ def test_tables_never_show_minus_zero():
 
     assert str(zero_unsigned(round(-3.7e-05, 4))) == "0.0"
     assert str(zero_unsigned(np.round(np.array([-3.7e-05, -0.5]), 4)).tolist()) == "[0.0, -0.5]"
+
+
+def test_e_notation_is_spelled_out_for_a_class():
+    from ui.labels import e_notation_meaning
+
+    assert e_notation_meaning(4.4e-09) == "4.4e-09 means 0.0000000044"
+    assert float(e_notation_meaning(1.25e-07).split(" means ")[1]) == pytest.approx(1.2e-07, rel=0.05)
+    assert e_notation_meaning(0.0) == "0 means exactly equal"

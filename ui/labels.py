@@ -151,3 +151,16 @@ def zero_unsigned(value):
     """A rounded number or array for a table, with −0.0 turned into 0.0 (a table would print "-0" for a
     cosine of −3.7e-05 rounded to 4 places). Adding 0.0 does it: −0.0 + 0.0 is +0.0 in IEEE arithmetic."""
     return value + 0.0
+
+
+def e_notation_meaning(value: float) -> str:
+    """What a tiny number in e-notation means, for a class: 4.4e-09 → '4.4e-09 means 0.0000000044'."""
+    value = float(value)
+    if value == 0:
+        return "0 means exactly equal"
+    shown = f"{value:.1e}"
+    mantissa, exponent = shown.split("e")
+    if int(exponent) >= -1:
+        return f"{shown} means {value:g}"
+    decimals = -int(exponent) + len(mantissa.replace("-", "").replace(".", "")) - 1
+    return f"{shown} means {value:.{decimals}f}"
