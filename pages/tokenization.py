@@ -92,13 +92,14 @@ st.subheader("Two tokenizers, same text" if second is None else "Three tokenizer
 text = st.session_state.get(state.TEXT_KEY, "")
 try:
     gpt2 = gpt2_tokenizer()
-    # (heading, column label, split, tokenizer) per tokenizer: this model, the compared one, GPT-2's BPE
-    splits = [(f"This model: {info.tokenizer_algorithm}", "model",
+    # (heading, pieces column, short name, split, tokenizer) per tokenizer: this model, the compared one, GPT-2's BPE
+    splits = [(f"This model: {info.tokenizer_algorithm}", info.tokenizer_algorithm, "model",
                split_by_words(model.tokenizer, text, info.tokenizer_algorithm), model.tokenizer)]
     if second is not None:
-        splits.append((f"Compared: {second.info.model_id} · {second.info.tokenizer_algorithm}", "compared",
+        splits.append((f"Compared: {second.info.model_id} · {second.info.tokenizer_algorithm}",
+                       f"compared ({second.info.tokenizer_algorithm})", "compared",
                        split_by_words(second.tokenizer, text, second.info.tokenizer_algorithm), second.tokenizer))
-    splits.append(("GPT-2: byte-level BPE", "GPT-2", split_by_words(gpt2, text, "GPT-2 byte-level BPE"), gpt2))
+    splits.append(("GPT-2: byte-level BPE", "GPT-2 BPE", "GPT-2", split_by_words(gpt2, text, "GPT-2 byte-level BPE"), gpt2))
 except ExplorerError as error:
     splits = []
     st.info(f"Nothing to compare yet: type a sentence in {classroom.text_box_place()}." if not text.strip() else md_escape(str(error)))
@@ -110,7 +111,7 @@ if splits:
         "vocabulary is spelled byte by byte."
     )
     columns = st.columns(len(splits))
-    for column, (title, _, split, tokenizer) in zip(columns, splits):
+    for column, (title, _, _, split, tokenizer) in zip(columns, splits):
         with column:
             st.markdown(f"**{md_escape(title)}**")
             metrics = st.columns(3)
@@ -124,27 +125,27 @@ if splits:
                                               special_roles=special_roles(special_tokens(tokenizer))))
             except ExplorerError as error:
                 st.warning(md_escape(str(error)))
-    model_split = splits[0][2]
+    model_split = splits[0][3]
     rows = []
     for index, (start, end) in enumerate(model_split.word_spans[:WORD_TABLE_LIMIT]):
         row = {"word": visible(text[start:end])}
-        for _, label, split, _ in splits:
-            row[label] = " · ".join(visible(p) for p in split.pieces[index])
-        for _, label, split, _ in splits:
-            row[f"tokens ({label})"] = len(split.pieces[index])
+        for _, column_name, _, split, _ in splits:
+            row[column_name] = " · ".join(visible(p) for p in split.pieces[index])
+        for _, _, short, split, _ in splits:
+            row[f"tokens ({short})"] = len(split.pieces[index])
         if second is not None:
-            row["same split"] = split_pieces_equal(splits[0][2].pieces[index], splits[1][2].pieces[index])
+            row["same split"] = split_pieces_equal(splits[0][3].pieces[index], splits[1][3].pieces[index])
         rows.append(row)
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", height=min(400, 38 + 35 * len(rows)))
     if model_split.n_words > WORD_TABLE_LIMIT:
         st.caption(f"The table shows the first {WORD_TABLE_LIMIT} of {model_split.n_words:,} words; "
                    "the counts above cover all of them.")
     if second is not None:
-        differ = sum(not split_pieces_equal(a, b) for a, b in zip(splits[0][2].pieces, splits[1][2].pieces))
+        differ = sum(not split_pieces_equal(a, b) for a, b in zip(splits[0][3].pieces, splits[1][3].pieces))
         st.caption(f"The two models split {differ:,} of the {model_split.n_words:,} words differently "
                    "(pieces compared without their continuation marks, lower-cased).")
-    per_word = ", ".join(f"{split.tokens_per_word:.2f} with {'GPT-2' if label == 'GPT-2' else 'the compared model' if label == 'compared' else 'this model'}"
-                         for _, label, split, _ in splits)
+    per_word = ", ".join(f"{split.tokens_per_word:.2f} with {'GPT-2' if short == 'GPT-2' else 'the compared model' if short == 'compared' else 'this model'}"
+                         for _, _, short, split, _ in splits)
     st.caption(f"The article: “a 400-word technical document might produce 600+ tokens” (1.5 per word). Your text: "
                f"tokens per word: {per_word}.")
 

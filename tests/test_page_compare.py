@@ -52,9 +52,9 @@ def test_tokenization_columns_equal_each_model_alone(compared, alone):
     side_by_side = metrics(compared[TOKENIZATION])
     assert side_by_side[3:6] == metrics(alone[TOKENIZATION])[:3]
     table = compared[TOKENIZATION].dataframe[0].value
-    assert {"model", "compared", "GPT-2", "same split"} <= set(table.columns)
+    assert {"WordPiece", "compared (byte-level BPE)", "GPT-2 BPE", "same split"} <= set(table.columns)
     # The tiny model's tokenizer is GPT-2's own: the compared and GPT-2 columns split every word alike.
-    assert list(table["compared"]) == list(table["GPT-2"])
+    assert list(table["compared (byte-level BPE)"]) == list(table["GPT-2 BPE"])
     assert not table["same split"].all()  # WordPiece and byte-level BPE differ on 'unhappily' and 'riverbank'
 
 
