@@ -371,7 +371,8 @@ st.markdown(
     "attends **by content** the same or related words gather together whatever their position."
 )
 projection = query_key_projection(layer, head)
-show_figure(views.query_key_scatter(projection, labels, show_text=n <= 30), key="attn_qk",
+# On a projector each label is 16 px: beyond a dozen tokens they would cover each other (hover still names each point).
+show_figure(views.query_key_scatter(projection, labels, show_text=n <= (12 if st.session_state.get("present") else 30)), key="attn_qk",
             name=f"queries-keys-layer{layer_index + 1}-head{head + 1}")
 st.caption(
     f"Before projecting, the keys were shifted by one common vector (length {projection.key_shift_norm:.2f}) onto "
