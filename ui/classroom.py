@@ -145,6 +145,10 @@ def presentation_bar(pages: list, current_path: str = "") -> None:
                   on_click=_leave_presentation, help="Back to the normal layout, with the sidebar.")
 
 
+def _end_tour() -> None:
+    st.session_state["tour_on"] = False
+
+
 def tour_bar(current_path: str) -> None:
     """Back / next through the tour's pages, shown on the tour's pages while the tour is on."""
     if not st.session_state.get("tour_on"):
@@ -154,19 +158,22 @@ def tour_bar(current_path: str) -> None:
         return  # a page outside the tour: no step to show
     index = paths.index(current_path)
     _, title, note = TOUR[index]
+    last = index + 1 == len(TOUR)
     with st.container(border=True, key="tour_bar"):
-        st.markdown(f"**Guided tour · step {index + 1} of {len(TOUR)}: {title}**  \n{note}")
+        st.markdown(f"**Guided tour · step {index + 1} of {len(TOUR)}: {title}{' · the end' if last else ''}**  \n{note}")
+        # The same three buttons in the same places on every step: Back off on the first, Next off on the last.
+        # The button just clicked keeps the keyboard focus across the page switch, and while a run is under way
+        # the browser keeps showing a focused element that this run replaced, until the run ends. Had the last
+        # step put something else where Next was, the old Next would stay on screen through the retrieval
+        # page's long first run and vanish on the next mouse press, pulling End tour out from under the pointer:
+        # the click was lost.
         with st.container(horizontal=True):
             if st.button("← Back", key="tour_back", disabled=index == 0):
                 st.switch_page(paths[index - 1])
-            if index + 1 < len(TOUR):
-                if st.button("Next →", key="tour_next", type="primary"):
-                    st.switch_page(paths[index + 1])
-            else:
-                st.markdown("**The end.**")
-            if st.button("End tour", key="tour_end"):
-                st.session_state["tour_on"] = False
-                st.rerun()
+            if st.button("Next →", key="tour_next", type="primary", disabled=last):
+                st.switch_page(paths[index + 1])
+            # A callback: the tour is off before the run starts, so this very run draws no bar.
+            st.button("End tour", key="tour_end", on_click=_end_tour)
 
 
 def start_tour_button() -> None:

@@ -1,5 +1,6 @@
 """A shared link opened in a fresh browser context, and the guided tour from start to end."""
 
+import time
 from urllib.parse import urlencode
 
 import pytest
@@ -52,33 +53,84 @@ CLIPPED_TEXT = """() => {
 }"""
 
 
+class ScriptRuns:
+    """The script runs a page's server finished, read off its websocket (Streamlit's own ForwardMsg).
+
+    The 'Running…' status widget cannot tell: it did not appear in this app's runs (Streamlit 1.67), so
+    waiting for it to go waited for nothing, and a step's long first run (the retrieval page embeds its
+    corpus) was still going when the next click came."""
+
+    def __init__(self, page):
+        self.page = page
+        self.finished: list[str] = []
+        page.on("websocket", lambda socket: socket.on("framereceived", self._received))
+
+    def _received(self, payload) -> None:
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        if isinstance(payload, str):
+            return
+        message = ForwardMsg()
+        message.ParseFromString(payload)
+        if message.WhichOneof("type") == "script_finished":
+            self.finished.append(ForwardMsg.ScriptFinishedStatus.Name(message.script_finished))
+
+    def mark(self) -> int:
+        return len(self.finished)
+
+    def wait(self, since: int, timeout_s: float = 300) -> None:
+        """Until a run that began after ``since`` ran to its end (a run cut short by st.switch_page or
+        st.rerun is followed by the one it asked for)."""
+        deadline = time.monotonic() + timeout_s
+        while not any(status != "FINISHED_EARLY_FOR_RERUN" for status in self.finished[since:]):
+            assert time.monotonic() < deadline, f"no script run finished within {timeout_s:.0f} s: {self.finished[since:]}"
+            self.page.wait_for_timeout(100)
+        self.page.wait_for_timeout(300)  # the frontend drops the run's stale elements
+
+
 def test_guided_tour_start_to_end_on_a_projector(browser, server):
-    """The whole tour in presentation mode at 1280 × 720: every step draws, nothing is cut off."""
+    """The whole tour in presentation mode at 1280 × 720: every step draws, nothing is cut off, the last
+    step's Back and Next do what they say, and End tour ends the tour even while the page still runs."""
     from ui.classroom import TOUR
 
     context = browser.new_context(viewport={"width": 1280, "height": 720})
     page = context.new_page()
     page.dialogs = []
     page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
+    runs = ScriptRuns(page)
     page.goto(f"{server}/?present=1")
     page.wait_for_selector(".ee-chip", timeout=180_000)
+    bar = page.locator(".st-key-tour_bar")
+    since = runs.mark()
     page.get_by_role("button", name="Start the guided tour").click()
     clipped = {}
     for step in range(1, len(TOUR) + 1):
         page.wait_for_selector(f"text=step {step} of {len(TOUR)}", timeout=180_000)
-        page.wait_for_timeout(400)
-        # A page's long work (the retrieval page embeds its corpus) reruns the page until done.
-        page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
-                               " && !document.querySelector('[data-testid=\"stProgress\"]')", timeout=300_000)
+        runs.wait(since)  # the whole page, not the part drawn so far
         assert_no_error_text(page)
         found = page.evaluate(CLIPPED_TEXT)
         if found:
             clipped[TOUR[step - 1][1]] = found
+        assert bar.get_by_role("button", name="← Back").is_enabled() == (step > 1)
+        assert bar.get_by_role("button", name="Next →").is_enabled() == (step < len(TOUR))
         if step < len(TOUR):
-            page.get_by_role("button", name="Next →").click()
+            since = runs.mark()
+            bar.get_by_role("button", name="Next →").click()
     assert not clipped, clipped
-    page.get_by_role("button", name="End tour").click()
-    page.wait_for_selector(".st-key-tour_bar", state="detached", timeout=120_000)
+    assert bar.locator("button").all_inner_texts() == ["← Back", "Next →", "End tour"]  # nothing left of a former run
+
+    since = runs.mark()
+    bar.get_by_role("button", name="← Back").click()
+    page.wait_for_selector(f"text=step {len(TOUR) - 1} of {len(TOUR)}", timeout=120_000)
+    runs.wait(since)
+    bar.get_by_role("button", name="Next →").click()
+    page.wait_for_selector(f"text=step {len(TOUR)} of {len(TOUR)}", timeout=120_000)
+    # At once, while the retrieval page is still at work: a teacher does not wait for the page to finish.
+    bar.get_by_role("button", name="End tour").click()
+    bar.wait_for(state="detached", timeout=120_000)
+    # The run End tour started writes the link at its end: presentation mode still on, the tour off.
+    page.wait_for_function("() => location.search.includes('present=1') && !location.search.includes('tour=')",
+                           timeout=300_000)
     assert page.locator("text=Guided tour · step").count() == 0
     screenshot(page, "tour-end-presentation")
     context.close()
