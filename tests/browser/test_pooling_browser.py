@@ -28,6 +28,9 @@ def test_pooling_page(page, tmp_path):
     assert page.locator("b", has_text="Tax law").count() == 0  # markup typed as text stays text
     # the pair pickers show the new set's sentences, not the previous set's (a keyed-selectbox quirk)
     page.wait_for_function("() => document.querySelectorAll('input[aria-label=\"Sentence A\"]').length === 1", timeout=30_000)
+    # "token-pair shares" was already there for the old set: wait for the new set's run to reach the pickers
+    page.wait_for_function("() => (document.querySelector('input[aria-label=\"Sentence A\"]') || {}).value"
+                           "?.startsWith('1. A dog runs in the park')", timeout=120_000)
     assert page.get_by_role("combobox", name="Sentence A").input_value().startswith("1. A dog runs in the park")
     assert page.get_by_role("combobox", name="Sentence B").input_value().startswith("2. A puppy is playing outside")
     assert_no_error_text(page)
