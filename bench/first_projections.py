@@ -10,7 +10,7 @@ Projections visit in the same browser once everything is compiled (the page's ow
   cold        nothing warmed: the visit compiles umap-learn's numba code (warm_projections off)
   cli-warm    `python -m core warm` ran before the server into the same cache (warm_projections off)
   background  the server's own start-up compiles UMAP once the model is ready (warm_projections on, the
-              default); the visit comes when the start-up says it is done
+              default); served by serve.py, whose /ready says when that is done, and the visit comes then
 """
 
 from __future__ import annotations
@@ -44,6 +44,16 @@ def _visit_projections(page, timeout: float = 600_000) -> float:
     return time.perf_counter() - started
 
 
+def _ready_body(url: str) -> str:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url + "/ready", timeout=5) as response:
+            return response.read().decode()
+    except OSError:
+        return ""
+
+
 def one_case(case: str, log_dir: Path) -> dict[str, float]:
     from playwright.sync_api import sync_playwright
 
@@ -55,7 +65,8 @@ def one_case(case: str, log_dir: Path) -> dict[str, float]:
         subprocess.run([sys.executable, "-m", "core", "warm"], cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1", **env},
                        check=True, capture_output=True)
         result["warm CLI s"] = time.perf_counter() - started
-    url, server = start_server(log_dir / f"first-projections-{case}.log", extra_env=env)
+    url, server = start_server(log_dir / f"first-projections-{case}.log", extra_env=env,
+                               script="serve.py" if case == "background" else "app.py")
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
@@ -66,10 +77,8 @@ def one_case(case: str, log_dir: Path) -> dict[str, float]:
             page.wait_for_function(IDLE, timeout=300_000)
             if case == "background":
                 waited = time.perf_counter()
-                # the start-up thread logs nothing on success; poll the numba cache for umap's index files instead
-                while not any("umap" in str(p) for p in cache.rglob("*.nbi")) and time.perf_counter() - waited < 300:
+                while "projections: ready" not in _ready_body(url) and time.perf_counter() - waited < 600:
                     time.sleep(1)
-                time.sleep(5)  # the index files appear while the compile finishes
                 result["waited for the start-up s"] = time.perf_counter() - waited
             result["first visit s"] = _visit_projections(page)
             page.locator('[data-testid="stSidebarNav"] a', has_text="Overview").click()

@@ -90,8 +90,15 @@ def test_entrypoint_serves_the_app(tmp_path):
             except urllib.error.HTTPError as error:
                 answers.append((error.code, error.read().decode()))
                 time.sleep(0.3)
-        assert answers[-1] == (200, "ready\n"), answers[-3:]
+        assert answers[-1][0] == 200 and answers[-1][1].startswith("ready\nprojections: "), answers[-3:]
         assert all(code == 503 and text.startswith("starting: ") for code, text in answers[:-1]), answers[:3]
+        # then the start-up compiles UMAP for the Projections page, still with no visitor
+        body = answers[-1][1]
+        while "projections: ready" not in body and time.time() < deadline + 400:
+            time.sleep(1)
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=5) as response:
+                body = response.read().decode()
+        assert body == "ready\nprojections: ready\n", body
     finally:
         process.terminate()
         process.wait(timeout=15)
