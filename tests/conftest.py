@@ -40,3 +40,14 @@ def _host_settings_read_afresh():
     settings.reset()
     yield
     settings.reset()
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Torch on one thread for a module's tiny models (a shared 2-core machine), restored after."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -28,12 +28,7 @@ TOL = 1e-5
 TEXT = "The cat sat on the mat, and then it slept there for a very long time until the sun went down."
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny models on a shared 2-core machine
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tiny models on a shared 2-core machine
 
 
 @lru_cache(maxsize=None)
