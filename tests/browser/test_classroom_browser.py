@@ -109,6 +109,11 @@ def test_guided_tour_start_to_end_on_a_projector(browser, server):
         runs.wait(since)  # the whole page, not the part drawn so far
         assert_no_error_text(page)
         found = page.evaluate(CLIPPED_TEXT)
+        # nothing wider than the window
+        overflow = page.evaluate("() => { const main = document.querySelector('[data-testid=\"stMain\"]');"
+                                 " return main.scrollWidth - main.clientWidth; }")
+        if overflow > 1:
+            found = [*found, f"the page is {overflow} px wider than the window"]
         if found:
             clipped[TOUR[step - 1][1]] = found
         assert bar.get_by_role("button", name="← Back").is_enabled() == (step > 1)
