@@ -116,3 +116,21 @@ def test_one_click_compares_with_the_untrained_twin():
     shapes = [value for label, value in metrics(app) if label.startswith("shape")]
     assert shapes == ["30,522 × 384", "30,522 × 384"]  # the same architecture and vocabulary, random weights
     assert any("Same vocabulary" in str(c.value) for c in app.caption)
+
+
+def test_the_model_box_lists_what_loads_offline_here():
+    from streamlit.testing.v1 import AppTest
+
+    from core.models.offline_models import offline_choices
+
+    from .apptest_pages import APP
+
+    app = AppTest.from_file(APP, default_timeout=300)
+    app.run()
+    caption = next(str(c.value) for c in app.sidebar.caption if str(c.value).startswith("Offline here"))
+    from ui.labels import md_escape
+
+    for choice in offline_choices():
+        assert (md_escape(choice.model_id) in caption) == choice.installed  # the caption is markdown, escaped once
+    app.sidebar.text_input(key="model_field").input("untrained:all-MiniLM-L6-v2").run()
+    assert app.session_state["model_id"] == "untrained:all-MiniLM-L6-v2" and not app.sidebar.error

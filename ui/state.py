@@ -207,6 +207,8 @@ def sidebar() -> None:
             st.text_input(label, key=MODEL_FIELD_KEY, help=help_text)
             if access.visitor and len(access.offered) > 1:
                 st.caption("Offered here: " + ", ".join(md_escape(name) for name in access.offered))
+            elif not access.visitor:
+                st.caption("Offline here: " + ", ".join(md_escape(name) for name in offline_model_ids()))
             _switch_model_if_asked()
             if st.session_state.get(MODEL_ERROR_KEY) and st.session_state.get("_model_failed"):
                 st.error(md_escape(st.session_state[MODEL_ERROR_KEY]) + f"\n\nStill using {md_escape(st.session_state[MODEL_KEY])}.")
@@ -253,6 +255,13 @@ def _offline_quick_picks(access) -> None:
                       disabled=st.session_state.get(COMPARE_KEY) == choice.model_id)
         elif not choice.installed and not access.visitor:
             st.caption(f"{md_escape(choice.label)}: not installed here ({md_escape(choice.install_hint)}).")
+
+
+def offline_model_ids() -> list[str]:
+    """The models that load on this machine without the hub: the bundled one, then the installed offline ones."""
+    from core.models.offline_models import offline_choices
+
+    return [BUNDLED_MODEL_ID, *(choice.model_id for choice in offline_choices() if choice.installed)]
 
 
 def compare_help(access) -> str:
