@@ -26,5 +26,7 @@ def test_forty_reruns_against_the_real_server(tmp_path):
     files = [point[2] for point in curve]
     threads = [point[3] for point in curve]
     assert max(files) - min(files) <= 4, files
-    assert max(threads) - min(threads) <= 6, threads
+    # Threads must not climb. The first sample may still hold the start-up's UMAP compile (numba's and the
+    # warm-up's own threads), which end: a count that falls is not a leak.
+    assert all(later <= min(threads[:index + 1]) + 6 for index, later in enumerate(threads)), threads
     assert max(point[1] for point in curve) < 2700, curve  # MB: Community Cloud's limit
