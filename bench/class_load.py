@@ -365,9 +365,8 @@ cli.main()
 def start_timed_server(log_path: Path, run_log: Path, timeout: float = 90, extra_env: dict | None = None):
     """(base URL, the server process) as bench.live_server.start_server, with every script run logged."""
     import subprocess
-    import urllib.request
 
-    from bench.live_server import free_port
+    from bench.live_server import free_port, wait_until_healthy
 
     port = free_port()
     run_log.write_text("")
@@ -375,18 +374,8 @@ def start_timed_server(log_path: Path, run_log: Path, timeout: float = 90, extra
     process = subprocess.Popen([sys.executable, "-c", _SERVE, str(port), str(run_log), str(ROOT / "app.py")],
                                cwd=ROOT, env=env, stdout=open(log_path, "w"), stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {process.returncode}; see {log_path}")
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return url, process
-        except OSError:
-            time.sleep(0.5)
-    process.kill()
-    raise RuntimeError(f"streamlit did not answer its health check within {timeout:.0f} s")
+    wait_until_healthy(url, process, log_path, timeout)
+    return url, process
 
 
 def attach_runs(results: list[SessionResult], run_log: Path) -> None:

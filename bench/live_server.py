@@ -31,6 +31,12 @@ def start_server(log_path: Path, extra_env: dict | None = None, timeout: float =
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
+    wait_until_healthy(url, process, log_path, timeout)
+    return url, process
+
+
+def wait_until_healthy(url: str, process: subprocess.Popen, log_path: Path, timeout: float = 90) -> None:
+    """Return once Streamlit's health check at ``url`` answers; kill the server if it never does."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         if process.poll() is not None:
@@ -38,7 +44,7 @@ def start_server(log_path: Path, extra_env: dict | None = None, timeout: float =
         try:
             with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as response:
                 if response.status == 200:
-                    return url, process
+                    return
         except OSError:
             time.sleep(0.5)
     process.kill()
