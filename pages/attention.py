@@ -28,6 +28,7 @@ from ui.common import model_caption, stage_header, truncation_notice
 from ui.export import PROJECTOR_ALL_TICKS, show_figure
 from ui.figures import token_heatmap, vector_bar
 from ui.labels import e_notation_meaning, md_escape, unique_labels, visible, zero_unsigned
+from ui.tables import show_table
 
 GRID_FULL_MAX = 64        # up to this many tokens the grid of all heads has every cell
 MAP_FULL_MAX = 256        # the enlarged map has every cell up to here, block averages above
@@ -259,7 +260,7 @@ top_links = link_ranking.top(SEARCH_TOP)
 if not any(bool(traced.attention_allowed[search_from, search_to]) for traced in trace.layers):
     st.info(f"{visible(tokens.tokens[search_from])} may not look at {visible(tokens.tokens[search_to])}: this model's "
             "mask (a decoder's: no token sees the ones after it) hides it in every layer, so every head gives 0.")
-st.dataframe(pd.DataFrame({
+show_table(pd.DataFrame({
     "rank": range(1, len(top_links) + 1),
     "layer": [found + 1 for found, _, _ in top_links],
     "head": [h + 1 for _, h, _ in top_links],
@@ -344,7 +345,7 @@ table.update({
     "weight (computed here)": np.round(worked.weights, 5),
     "weight (the model's)": np.round(worked.traced_weights, 5),
 })
-st.dataframe(pd.DataFrame(table), hide_index=True, width="stretch", height=min(420, 36 * n + 40), key="attn_table")
+show_table(pd.DataFrame(table), hide_index=True, width="stretch", height=min(420, 36 * n + 40), key="attn_table")
 st.markdown(f"**4 · The weighted sum of the values**: Σ weight × v over the {n} keys gives this head's "
             f"output for **{token_md}** ({d_head} numbers), which the model passes on to W_o.")
 show_figure(views.weighted_sum_bars(worked), key="attn_sum",

@@ -20,6 +20,7 @@ from ui.labels import md_escape, visible, zero_unsigned
 from ui.progress_cache import digest
 from ui.training_state import TRAINING_RUNS, batch_vectors
 from ui.training_views import LABELLED_POINTS, loss_curve, projection_figure
+from ui.tables import show_table
 
 PAIRS_FILE = Path(__file__).resolve().parent.parent / "assets" / "examples" / "contrastive_pairs.tsv"
 HELD_OUT_FILE = PAIRS_FILE.with_name("contrastive_heldout.tsv")
@@ -88,7 +89,7 @@ show_figure(heatmap(result.probabilities, x_labels=labels, y_labels=labels, colo
                     title="softmax of each row: p(positive j | anchor i)", x_title="positive", y_title="anchor",
                     hover="anchor %{y} · positive %{x}: %{z:.3f}", decimals=4, height=380),
             key="con_probs", name=f"infonce-probabilities-t{temperature:g}", container=right)
-st.dataframe(pd.DataFrame({"#": labels, "anchor": [visible(x, False) for x in anchors], "positive": [visible(x, False) for x in positives],
+show_table(pd.DataFrame({"#": labels, "anchor": [visible(x, False) for x in anchors], "positive": [visible(x, False) for x in positives],
                            "cos(anchor, positive)": zero_unsigned(np.round(np.diag(result.similarity), 4)),
                            "p(correct)": np.round(np.diag(result.probabilities), 4),
                            "row loss −log p": np.round(result.row_losses, 4)}), hide_index=True, width="stretch")
@@ -106,7 +107,7 @@ compare = pd.DataFrame({
     "mean cos on the diagonal": [zero_unsigned(round(diagonal_mean(result.similarity), 4)), round(diagonal_mean(raw.similarity), 4)],
     "mean cos off the diagonal": [zero_unsigned(round(off_diagonal_mean(result.similarity), 4)), round(off_diagonal_mean(raw.similarity), 4)],
 })
-st.dataframe(compare, hide_index=True, width="stretch")
+show_table(compare, hide_index=True, width="stretch")
 
 st.subheader("Train it: a few real steps, live")
 step_cap = min(MAX_STEPS, host_settings().max_training_steps)  # the host may set a lower cap for a class
@@ -150,7 +151,7 @@ if request and request[0] == digest(anchors + positives):
     scores = [("the training batch (trained on)", n, trained.before, trained.after)]
     if trained.held_out_before is not None:
         scores.append(("held-out pairs (never trained on)", len(held_anchors), trained.held_out_before, trained.held_out_after))
-    st.dataframe(pd.DataFrame({
+    show_table(pd.DataFrame({
         "pairs": [name for name, *_ in scores],
         "count": [count for _, count, *_ in scores],
         "loss before": [round(before.loss, 4) for *_, before, _ in scores],

@@ -15,6 +15,7 @@ from ui.common import model_caption, stage_header, truncation_notice
 from ui.export import show_figure
 from ui.figures import heatmap, rows_own_scale
 from ui.labels import md_escape, token_label, visible, zero_unsigned
+from ui.tables import show_table
 
 
 def _within(difference: float) -> str:
@@ -127,7 +128,7 @@ try:
     found = lookup_views.neighbours(model_id, device, token_id, 10)
     st.markdown(f"Of all {rows:,} rows of the table, the 10 most similar (by cosine) to row {token_id} "
                 f"(**{md_escape(tokens.tokens[choice])}**), before any layer has run:")
-    st.dataframe(pd.DataFrame({"rank": range(1, len(found) + 1), "token": [visible(t) for _, t, _ in found],
+    show_table(pd.DataFrame({"rank": range(1, len(found) + 1), "token": [visible(t) for _, t, _ in found],
                                "id": [i for i, _, _ in found], "cosine": [zero_unsigned(round(c, 4)) for _, _, c in found]}),
                  hide_index=True, width="stretch")
     if tokens.special_mask[choice]:
@@ -154,7 +155,7 @@ st.caption(
     f"each value to 3 decimals). The scales run from ±{min(parts_limits):.3g} to ±{max(parts_limits):.3g}: one shared scale "
     "would wash the small rows out to white. The table's L2 norms compare the rows' sizes."
 )
-st.dataframe(stats, hide_index=True, width="stretch")
+show_table(stats, hide_index=True, width="stretch")
 if info.position_kind in ("rope", "relative"):
     scale = trace.embeddings.token_scale
     st.caption(

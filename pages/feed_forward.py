@@ -25,6 +25,7 @@ from ui import state
 from ui.common import model_caption, stage_header, truncation_notice
 from ui.export import show_figure
 from ui.labels import md_escape, visible, zero_unsigned
+from ui.tables import show_table
 
 HEATMAP_NEURONS = 40
 TOP_K = 12
@@ -178,7 +179,7 @@ with t2:
     st.caption("Try this token's top neurons: " + ", ".join(f"n{int(i)}" for i in top_ids[:4]) + ".")
     tok_ids, tok_values = top_tokens_of_neuron(acts, neuron, min(8, n))
     st.markdown(f"The tokens of your text that fire neuron **n{neuron}** most:")
-    st.dataframe(
+    show_table(
         pd.DataFrame({
             "rank": np.arange(1, tok_ids.size + 1),
             "position": tok_ids,

@@ -13,6 +13,7 @@ from ui.labels import md_escape, visible
 from ui.page_list import tour_pages
 from core.models.family_notes import position_scheme
 from ui.tokens import show_chips
+from ui.tables import show_table
 
 st.title("Embedding Explorer")
 st.markdown(
@@ -39,7 +40,7 @@ if trace is not None:
     n, d = len(tokens), info.d_model
     st.subheader("Your text, token by token")
     show_chips(tokens, title="tokens of your text")
-    st.dataframe(
+    show_table(
         pd.DataFrame(
             {
                 "position": np.arange(n),
@@ -68,7 +69,7 @@ if trace is not None:
         ],
         columns=["stage", "what happens", "shape"],
     )
-    st.dataframe(stages, hide_index=True, width="stretch")
+    show_table(stages, hide_index=True, width="stretch")
 
     st.subheader("The final embedding")
     vector = trace.native_embedding

@@ -16,6 +16,7 @@ from ui.labels import e_notation_meaning, md_escape, signed_number
 from ui.page_list import stage_pages
 from ui.pipeline_state import reference_encode
 from ui.pipeline_views import stage_diagram
+from ui.tables import show_table
 
 
 stage_header("Putting it all together", "One sentence, start to finish: every stage of `model.encode(text)` with the shapes "
@@ -50,7 +51,7 @@ try:
 except ExplorerError as error:
     st.info(md_escape(str(error)))
 else:
-    st.dataframe(pd.DataFrame([(s.name, " × ".join(map(str, s.shape)), s.description) for s in rebuilt.steps],
+    show_table(pd.DataFrame([(s.name, " × ".join(map(str, s.shape)), s.description) for s in rebuilt.steps],
                               columns=["step", "shape", "what it does"]), hide_index=True, width="stretch")
     comparisons = {"the traced forward pass (native pooling)": trace.native_embedding}
     if info.native_pooling is not None:

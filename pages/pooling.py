@@ -13,6 +13,7 @@ from core.analysis.pooling_comparison import compare_poolings, pooling_names
 from core.analysis.similarity import cosine, cosine_matrix, model_similarity_comparison, off_diagonal_mean, pair_contributions
 from core.pipeline.pooling import compared_poolings
 from ui import state
+from ui.tables import show_table
 from ui.common import model_caption, stage_header, truncation_notice, window_caption, window_warning
 from ui.export import show_figure
 from ui.figures import heatmap, matrix_grid, token_heatmap
@@ -146,7 +147,7 @@ with tab_compare:
             f"cosine to {POOLING_LABELS.get(native, native)}": [compared.cosine_to_reference[n] for n in names],
         }
     )
-    st.dataframe(table, hide_index=True, width="stretch")
+    show_table(table, hide_index=True, width="stretch")
     st.caption(f"IDF weights from {corpus_label}.")
 
     st.subheader("Max pooling, laid open")
@@ -200,7 +201,7 @@ with tab_similarity:
             st.stop()
         short = [f"{i + 1}. {text_label(s, 40)}" for i, s in enumerate(sentences)]
         matrices = {label(n, native): cosine_matrix(vectors[n]) for n in names}
-        st.dataframe(pd.DataFrame({"#": range(1, len(sentences) + 1), "sentence": [visible(s, show_spaces=False) for s in sentences]}),
+        show_table(pd.DataFrame({"#": range(1, len(sentences) + 1), "sentence": [visible(s, show_spaces=False) for s in sentences]}),
                      hide_index=True, width="stretch")
         show_figure(matrix_grid(matrices, short, tick_text=range(1, len(sentences) + 1)), key="pool_matrices",
                     name="cosine-matrices-by-pooling")
@@ -231,7 +232,7 @@ with tab_similarity:
                     f"sentences here); their order is. The {both.n_pairs:,} pairs are ranked alike with Spearman "
                     f"{signed_number(both.spearman, 2)}" + ("; the pairs whose rank moved most are below." if both.n_pairs > 1 else "."))
                 if both.n_pairs > 1:
-                    st.dataframe(pd.DataFrame([
+                    show_table(pd.DataFrame([
                         {"pair": f"{i + 1} ↔ {j + 1}", "cosine (this model)": round(a, 4), "rank (this model)": rank_a,
                          "cosine (compared)": round(b, 4), "rank (compared)": rank_b}
                         for i, j, a, b, rank_a, rank_b in both.most_moved(8)]), hide_index=True, width="stretch")
@@ -256,7 +257,7 @@ with tab_similarity:
             "average cosine of two different sentences of the set": [zero_unsigned(round(off_diagonal_mean(matrices[label(n, native)]), 4))
                                                                       for n in names],
         })
-        st.dataframe(pair_table, hide_index=True, width="stretch")
+        show_table(pair_table, hide_index=True, width="stretch")
         st.caption(pooling_baseline_caption({n: off_diagonal_mean(matrices[label(n, native)]) for n in names}, native))
         for picked in dict.fromkeys((first, second)):
             window_caption(budget.texts[picked], sentences[picked], f"Sentence {picked + 1}")
@@ -282,14 +283,14 @@ with tab_similarity:
             [(visible(split.tokens_a[i]), visible(split.tokens_b[j]), value) for i, j, value in split.top_pairs(8)],
             columns=["token in A", "token in B", "share of the score"],
         )
-        st.dataframe(pairs, hide_index=True, width="stretch")
+        show_table(pairs, hide_index=True, width="stretch")
 
         st.subheader("The article's example, computed live")
         article = [line for line in read_lines(EXAMPLE_SETS["The article's example"]).splitlines()]
         article_vectors = embed_set(st.session_state[state.MODEL_KEY], st.session_state[state.DEVICE_KEY], tuple(article),
                                     (native if native in names else "mean",), idf)
         vec = article_vectors[native if native in names else "mean"]
-        st.dataframe(
+        show_table(
             pd.DataFrame(
                 {
                     "pair": ["cat ↔ feline", "cat ↔ Python"],
@@ -343,7 +344,7 @@ with tab_sts:
                                    "Spearman × 100": [round(v, 2) for v in result.spearman.values()]})
             show_figure(sts_bars(scores["pooling"], scores["Spearman × 100"]), key="pool_sts_bars",
                         name="sts-spearman-by-pooling")
-            st.dataframe(scores, hide_index=True, width="stretch")
+            show_table(scores, hide_index=True, width="stretch")
             shown = st.selectbox("Scatter for", list(result.spearman), format_func=lambda n: label(n, native), key="pool_sts_scatter",
                                  index=list(result.spearman).index(native) if native in result.spearman else 0)
             show_figure(sts_scatter(result.gold, result.similarities[shown], label(shown, native)), key="pool_sts_points",
@@ -369,7 +370,7 @@ with tab_sts:
                     "Spearman × 100": [round(v, 2) for v in second_result.spearman.values()]})
                 show_figure(sts_bars(second_scores["pooling"], second_scores["Spearman × 100"]), key="pool_sts_bars_compared",
                             name="sts-spearman-by-pooling-compared")
-                st.dataframe(second_scores, hide_index=True, width="stretch")
+                show_table(second_scores, hide_index=True, width="stretch")
                 if result is not None and native in result.spearman and second_native in second_result.spearman:
                     st.caption(f"Each model with its own pooling: {result.spearman[native]:.2f} for "
                                f"{md_escape(info.model_id)}, {second_result.spearman[second_native]:.2f} for "

@@ -22,6 +22,7 @@ from ui.projection_state import (
     EXAMPLE_SETS, MAX_EMBED, MAX_TYPED, budgets, embeddings, example_frame, neighbour_comparison, projection,
 )
 from ui.labels import text_label
+from ui.tables import show_table
 
 DEFAULT_TOKENS_TEXT = "I sat on the bank of the river.\nThe bank approved my loan.\nShe deposited cash at the bank.\nWe fished from the grassy bank."
 
@@ -54,7 +55,7 @@ def same_token_table(hidden_of: dict, tokens_of: dict, special_of: dict, layer: 
     table = pd.DataFrame({"sentences": [f"{place(p.first)} ↔ {place(p.second)}" for p in pairs]})
     for index in range(layers):
         table[f"layer {index}" + (" (shown)" if index == layer else "")] = [zero_unsigned(round(float(p.cosines[index]), 3)) for p in pairs]
-    st.dataframe(table, hide_index=True, width="stretch")
+    show_table(table, hide_index=True, width="stretch")
     summary = summarise_occurrences(pairs, layer)
     word = f"“{md_escape(visible(token))}”"
 
@@ -324,7 +325,7 @@ if budget is not None:
     window_caption(budget.texts[selected], texts[selected], f"Sentence {selected + 1}")
 if overlap is None:
     rows = [(visible(texts[i], show_spaces=False), zero_unsigned(round(score, 4))) for i, score in nearest_neighbours(vectors, selected, 10)]
-    st.dataframe(pd.DataFrame(rows, columns=["sentence", "cosine"]), hide_index=True, width="stretch")
+    show_table(pd.DataFrame(rows, columns=["sentence", "cosine"]), hide_index=True, width="stretch")
 else:
     def neighbour_table(near, cosines, other) -> pd.DataFrame:
         return pd.DataFrame({"#": [int(i) + 1 for i in near], "sentence": [visible(texts[i], show_spaces=False) for i in near],
@@ -334,10 +335,10 @@ else:
     near_a, near_b = overlap.neighbours_a[selected], overlap.neighbours_b[selected]
     n1, n2 = st.columns(2)
     n1.markdown(f"Under this model, {md_escape(info.model_id)}")
-    n1.dataframe(neighbour_table(near_a, overlap.cosines_a[selected], set(near_b.tolist())), hide_index=True,
+    show_table(neighbour_table(near_a, overlap.cosines_a[selected], set(near_b.tolist())), slot=n1, hide_index=True,
                  width="stretch", key="proj_neighbours_a")
     n2.markdown(f"Under the compared model, {md_escape(second_info.model_id)}")
-    n2.dataframe(neighbour_table(near_b, overlap.cosines_b[selected], set(near_a.tolist())), hide_index=True,
+    show_table(neighbour_table(near_b, overlap.cosines_b[selected], set(near_a.tolist())), slot=n2, hide_index=True,
                  width="stretch", key="proj_neighbours_b")
     st.caption(f"Sentence {selected + 1} keeps {int(overlap.shared[selected])} of its {overlap.k} nearest neighbours "
                f"from one model to the other: Jaccard {float(overlap.jaccard[selected]):.2f}. Cosines are each model's "
@@ -363,7 +364,7 @@ elif overlap is not None:
         return " · ".join(f"{i + 1}. {visible(texts[i], show_spaces=False)[:50]}" for i in numbers) or "(none)"
 
     changed = overlap.most_changed(10)
-    st.dataframe(pd.DataFrame({
+    show_table(pd.DataFrame({
         "#": [i + 1 for i in changed],
         "sentence": [visible(texts[i], show_spaces=False)[:120] for i in changed],
         "Jaccard": [round(float(overlap.jaccard[i]), 3) for i in changed],

@@ -23,6 +23,7 @@ from ui.retrieval_views import (
     share_chips_html, teach_loss_curve, token_count_histogram, what_if_bars, word_columns,
 )
 from ui.tokenization_views import truncated_document_html
+from ui.tables import show_table
 
 MAX_PICKER = 2_000   # passages a selectbox lists; larger corpora pick by number
 SIDE_BY_SIDE_WORDS = 14  # pair heatmaps with more word columns than this get the full width, one above the other
@@ -307,13 +308,13 @@ second = compared_ranking() if second_model is not None else None
 ranking_slot, second_slot = st.columns(2) if second is not None else (st, None)
 if second is not None:
     ranking_slot.markdown(f"**This model, {md_escape(info.model_id)}**")
-ranking_slot.dataframe(ranking_table(ranking, rows), hide_index=True, width="stretch", key="rt_ranking",
+show_table(ranking_table(ranking, rows), slot=ranking_slot, hide_index=True, width="stretch", key="rt_ranking",
                        height=35 * (len(rows) + 1) + 3, column_config=RANKING_COLUMNS)
 if second is not None:
     second_listed = [p for p, _ in second.ranking.top(k)]
     second_rows = second_listed + ([expected] if expected not in second_listed else [])
     second_slot.markdown(f"**The compared model, {md_escape(second_model.info.model_id)}**")
-    second_slot.dataframe(ranking_table(second.ranking, second_rows), hide_index=True, width="stretch",
+    show_table(ranking_table(second.ranking, second_rows), slot=second_slot, hide_index=True, width="stretch",
                           key="rt_ranking_compared", height=35 * (len(second_rows) + 1) + 3, column_config=RANKING_COLUMNS)
 st.caption(f"Scores: {md_escape(ranking.similarity)} of the query's vector and each passage's ({md_escape(info.model_id)}'s "
            f"own similarity and {md_escape(index.native_pooling)} pooling), 5 decimals."
@@ -372,11 +373,11 @@ if second is not None:
             (f"In the compared model's top {both.k}, ranked below {both.k} by this one", both.only_in_top_b(), "rt_only_b")):
         st.markdown(f"**{title}**")
         if numbers:
-            st.dataframe(disagreement_table(numbers), hide_index=True, width="stretch", key=table_key)
+            show_table(disagreement_table(numbers), hide_index=True, width="stretch", key=table_key)
         else:
             st.caption("None: the two top lists hold the same passages.")
     st.markdown("**The largest rank changes over the whole corpus**")
-    st.dataframe(disagreement_table(both.most_moved(min(10, n))), hide_index=True, width="stretch", key="rt_most_moved")
+    show_table(disagreement_table(both.most_moved(min(10, n))), hide_index=True, width="stretch", key="rt_most_moved")
     st.caption("The sections below explain this model's ranking.")
 
 if n <= MAX_PICKER:
@@ -476,7 +477,7 @@ WHAT_IF_COLUMNS = {"score": st.column_config.NumberColumn(format="%.5f"),
 if report is not None and report.items:
     show_figure(what_if_bars(report.items, expected_label=passage_name(expected)), key="rt_whatif",
                 name=f"retrieval-what-if-passage{expected + 1}")
-    st.dataframe(what_if_table(report.items), hide_index=True, width="stretch", key="rt_whatif_table",
+    show_table(what_if_table(report.items), hide_index=True, width="stretch", key="rt_whatif_table",
                  column_config=WHAT_IF_COLUMNS)
     if not any(item.rank_change for item in report.items):
         st.caption(f"None of these edits moves {passage_name(expected)} from rank {expected_rank:,}: the left panel is "
@@ -495,7 +496,7 @@ if st.session_state.get("rt_passage_request") == words_request:
     if words_report.items:
         show_figure(what_if_bars(words_report.items, expected_label=passage_name(expected)), key="rt_whatif_words",
                     name=f"retrieval-what-if-words-passage{expected + 1}")
-        st.dataframe(what_if_table(words_report.items), hide_index=True, width="stretch", key="rt_whatif_words_table",
+        show_table(what_if_table(words_report.items), hide_index=True, width="stretch", key="rt_whatif_words_table",
                      column_config=WHAT_IF_COLUMNS)
     for note in words_report.notes:
         st.caption(md_escape(note))

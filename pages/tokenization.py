@@ -16,6 +16,7 @@ from core.text.vocabulary import (
     vocabulary_size,
 )
 from ui import callbacks, classroom, state
+from ui.tables import show_table
 from ui.common import model_caption, stage_header, truncation_notice
 from ui.labels import md_escape, visible
 from ui.tokenization_views import (
@@ -136,7 +137,7 @@ if splits:
         if second is not None:
             row["same split"] = split_pieces_equal(splits[0][3].pieces[index], splits[1][3].pieces[index])
         rows.append(row)
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", height=min(400, 38 + 35 * len(rows)))
+    show_table(pd.DataFrame(rows), hide_index=True, width="stretch", height=min(400, 38 + 35 * len(rows)))
     if model_split.n_words > WORD_TABLE_LIMIT:
         st.caption(f"The table shows the first {WORD_TABLE_LIMIT} of {model_split.n_words:,} words; "
                    "the counts above cover all of them.")
@@ -187,7 +188,7 @@ if trace is not None:
         st.warning(md_escape(str(error)))
     if chunks:
         st.caption(f"{len(chunks)} chunk{'s' if len(chunks) != 1 else ''}; every one was re-tokenized on its own and fits.")
-        st.dataframe(
+        show_table(
             pd.DataFrame({
                 "chunk": [c.index + 1 for c in chunks],
                 "tokens": [c.n_tokens for c in chunks],
@@ -207,7 +208,7 @@ cols[1].metric("embedding-table rows", f"{info.vocab_size:,}",
                help="One row per id; a table can have a few spare rows beyond the tokenizer's ids.")
 cols[2].metric("algorithm", info.tokenizer_algorithm)
 specials = special_tokens(model.tokenizer)
-st.dataframe(pd.DataFrame({"special token": [visible(s.token) for s in specials], "id": [s.id for s in specials],
+show_table(pd.DataFrame({"special token": [visible(s.token) for s in specials], "id": [s.id for s in specials],
                            "role": [s.role for s in specials]}), hide_index=True, width="stretch")
 
 left, right = st.columns(2)

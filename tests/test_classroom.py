@@ -174,3 +174,33 @@ def test_the_tour_covers_every_page_with_a_script():
 
     assert [path for path, _, _ in TOUR] == [page.path for page in PAGES]
     assert all(page.teacher_script for page in PAGES)
+
+
+def _presented_table_script():
+    import pandas as pd
+    import streamlit as st
+
+    from ui.tables import show_table
+
+    st.session_state.setdefault("present", True)
+    show_table(pd.DataFrame({"#": [1, 2], "passage": ["**bold** [x](http://e.x)", "<b>hi</b> $x$ :red[no]"], "score": [0.5, 0.25]}),
+               hide_index=True, column_config={"score": st.column_config.NumberColumn(format="%.5f")})
+
+
+def test_presentation_tables_show_the_grids_cells_as_text():
+    """In presentation mode a short table is an HTML table (body-size text; the browser tour checks the size):
+    st.table reads cells as Markdown, so each text cell and header is escaped once, numbers keep their format."""
+    import pyarrow as pa
+
+    from ui.labels import md_escape
+
+    app = AppTest.from_function(_presented_table_script)
+    app.run()
+    assert not app.exception and len(app.dataframe) == 0
+    shown = pa.ipc.open_stream(app.table[0].proto.arrow_data.styler.display_values).read_pandas()
+    assert list(shown.columns) == [md_escape("#"), "passage", "score"]
+    assert list(shown["passage"]) == [md_escape("**bold** [x](http://e.x)"), md_escape("<b>hi</b> $x$ :red[no]")]
+    assert list(shown["score"]) == ["0.50000", "0.25000"] and list(shown[md_escape("#")]) == ["1", "2"]
+    app.session_state["present"] = False
+    app.run()
+    assert len(app.table) == 0 and len(app.dataframe) == 1

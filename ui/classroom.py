@@ -102,7 +102,9 @@ def presentation_style() -> None:
                 " [data-testid='stMetricValue'], [data-testid='stMetricValue'] *, [data-testid='stMetricLabel'],"
                 " [data-testid='stMetricLabel'] *, [data-testid='stPageLink'], [data-testid='stPageLink'] *, button *,"
                 " [data-testid='stWidgetLabel'] *{white-space:normal!important;overflow:visible!important;"
-                "text-overflow:clip!important;overflow-wrap:anywhere} button{height:auto!important}</style>")
+                "text-overflow:clip!important;overflow-wrap:anywhere} button{height:auto!important}"
+                # ui.tables draws short tables as HTML tables in this mode: cells at the body size
+                " [data-testid='stTable'] th, [data-testid='stTable'] td{font-size:1rem!important}</style>")
 
 
 def presentation_toggle() -> None:

@@ -14,6 +14,7 @@ from core.trace.data import Trace
 
 from .export import show_figure
 from .figures import heatmap
+from .tables import show_table
 
 MAX_HEADS_DRAWN = 4  # lines in the bias-by-offset figure (a table below lists every head)
 
@@ -78,7 +79,7 @@ def show_relative_buckets(trace: Trace, explorer, *, key: str = "pos_rel") -> No
                "since only the distance counts, never where the pair stands.")
     shown = list(range(min(heads, MAX_HEADS_DRAWN)))
     show_figure(bias_by_offset_figure(buckets, shown), key=f"{key}_bias", name="relative-position-bias-by-offset")
-    st.dataframe(bucket_table(buckets), hide_index=True, width="stretch")
+    show_table(bucket_table(buckets), hide_index=True, width="stretch")
     difference = buckets.largest_difference([layer.attention_bias for layer in trace.layers])
     shared = " (computed once, in layer 1, and reused by every layer)" if trace.model.position_kind == "relative" else ""
     st.caption(

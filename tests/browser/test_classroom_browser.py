@@ -5,7 +5,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from .conftest import assert_no_error_text, screenshot, wait_for_app
+from .conftest import ARTIFACTS, assert_no_error_text, screenshot, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -88,6 +88,16 @@ class ScriptRuns:
         self.page.wait_for_timeout(300)  # the frontend drops the run's stale elements
 
 
+TABLE_TEXT_BELOW_BODY = """() => {
+  const paragraph = document.querySelector('[data-testid="stMain"] [data-testid="stMarkdownContainer"] p');
+  const body = parseFloat(getComputedStyle(paragraph).fontSize);
+  return [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stTable"] td, [data-testid="stMain"] [data-testid="stTable"] th')]
+    .filter(cell => parseFloat(getComputedStyle(cell).fontSize) < body - 0.5)
+    .slice(0, 3).map(cell => `table cell '${cell.innerText.slice(0, 30)}' at ${getComputedStyle(cell).fontSize} below the body's ${body} px`);
+}"""
+PROJECTOR_SHOTS = {"pages/tokenization.py": "tokenization", "pages/attention.py": "attention", "pages/retrieval.py": "retrieval"}
+
+
 def test_guided_tour_start_to_end_on_a_projector(browser, server):
     """The whole tour in presentation mode at 1280 × 720: every step draws, nothing is cut off, the last
     step's Back and Next do what they say, and End tour ends the tour even while the page still runs."""
@@ -114,6 +124,17 @@ def test_guided_tour_start_to_end_on_a_projector(browser, server):
                                  " return main.scrollWidth - main.clientWidth; }")
         if overflow > 1:
             found = [*found, f"the page is {overflow} px wider than the window"]
+        # tables at the body size: each cell as large as the page's paragraphs
+        small = page.evaluate(TABLE_TEXT_BELOW_BODY)
+        if small:
+            found = [*found, *small]
+        path = TOUR[step - 1][0]
+        if path in PROJECTOR_SHOTS:  # what the class sees: one screen, around the page's first table
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.evaluate("() => document.querySelector('[data-testid=\"stMain\"] [data-testid=\"stTable\"]')"
+                          ".scrollIntoView({block: 'center'})")
+            page.wait_for_timeout(300)
+            page.screenshot(path=str(ARTIFACTS / f"presentation-{PROJECTOR_SHOTS[path]}.png"))
         if found:
             clipped[TOUR[step - 1][1]] = found
         assert bar.get_by_role("button", name="← Back").is_enabled() == (step > 1)
