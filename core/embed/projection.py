@@ -65,10 +65,17 @@ def project(vectors: np.ndarray, params: ProjectionParams = ProjectionParams(),
             progress(f"t-SNE on {n:,} points (perplexity {perplexity:g})…")
         tsne = TSNE(n_components=dims, perplexity=perplexity, metric=params.metric, init="pca", random_state=params.seed)
         return tsne.fit_transform(data).astype(np.float32)
+    return fit_umap(data, params, progress)[0]
+
+
+def fit_umap(data: np.ndarray, params: ProjectionParams, progress: Callable[[str], None] | None = None):
+    """UMAP of [N, d] float32 (N ≥ 3, finite): (points [N, dims] float32, the fitted reducer, which
+    ``core.embed.projection_at_scale`` uses to place more points)."""
     if progress:
         progress("Loading UMAP (compiled once per machine, then cached)…")
     import umap
 
+    n, dims = data.shape[0], int(params.dims)
     neighbours = int(min(params.n_neighbors, n - 1))
     if progress:
         progress(f"UMAP on {n:,} points ({neighbours} neighbours, min_dist {params.min_dist:g}, {params.metric})…")
@@ -87,7 +94,7 @@ def project(vectors: np.ndarray, params: ProjectionParams = ProjectionParams(),
         points = reducer.fit_transform(data).astype(np.float32)
     global _UMAP_COMPILED
     _UMAP_COMPILED = True
-    return points
+    return points, reducer
 
 
 _UMAP_COMPILED = False  # set once a UMAP fit has run in this process (numba's code is then compiled and loaded)
