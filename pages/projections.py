@@ -6,7 +6,7 @@ import streamlit as st
 
 from core import ExplorerError
 from core.text.datasets import (
-    DatasetError, check_vectors, pair_vectors_with_texts, read_table, read_vectors, sentence_set,
+    MAX_MAP_ROWS, DatasetError, check_vectors, map_points, pair_vectors_with_texts, read_table, read_vectors, sentence_set,
 )
 from core.embed.projection import POINT_CAPS, ProjectionParams, kmeans_labels, nearest_neighbours, umap_compiled
 from core.analysis.model_comparison import NEIGHBOURS, align_points
@@ -19,10 +19,13 @@ from ui.hosting import host_settings
 from ui.labels import md_escape, visible, zero_unsigned
 from ui.projection_views import COMPARE_VIEWS, compared_projection, projection_scatter, token_scatter
 from ui.projection_state import (
-    EXAMPLE_SETS, MAX_EMBED, MAX_TYPED, budgets, embeddings, example_frame, neighbour_comparison, projection,
+    EXAMPLE_SETS, MAX_EMBED, MAX_TYPED, budgets, embeddings, example_frame, map_table, neighbour_comparison, projection,
+    scaled_projection,
 )
 from ui.labels import text_label
 from ui.tables import show_table
+from ui.large_map import large_map, selected_table
+from ui.progress_cache import _key_part, digest
 
 DEFAULT_TOKENS_TEXT = "I sat on the bank of the river.\nThe bank approved my loan.\nShe deposited cash at the bank.\nWe fished from the grassy bank."
 
@@ -82,10 +85,12 @@ def same_token_table(hidden_of: dict, tokens_of: dict, special_of: dict, layer: 
     st.caption(text)
 
 
-def load_input():
+MAP_SOURCE = "Upload a map (x, y)"
+SOURCES = ["Example set", "Typed, one per line", "Upload a table", "Upload vectors", MAP_SOURCE]
+
+
+def load_input(source: str):
     """The session's sentence set from the chosen source, or None after saying what is wrong."""
-    source = st.radio("Sentences from", ["Example set", "Typed, one per line", "Upload a table", "Upload vectors"],
-                      key="proj_source", horizontal=True)
     try:
         if source == "Example set":
             name = st.selectbox("Example set", list(EXAMPLE_SETS), key="proj_example")
@@ -129,6 +134,109 @@ def load_input():
         return None
 
 
+def token_section() -> None:
+    """Every token of a few sentences at one layer: one word's meanings side by side."""
+    st.subheader("Token-level view: one word, several meanings")
+    st.markdown("Every token of a few sentences at one layer, projected with PCA. At layer 0 a word's vector is its embedding "
+                "row plus its position, the same in every sentence up to that position; attention then mixes in context. "
+                "Does *bank* by a river move away from *bank* with money? PCA keeps only two directions, so the table under "
+                "the chart gives the cosines in the full space.")
+    token_text = st.text_area("A few sentences, one per line (at most 8)", value=DEFAULT_TOKENS_TEXT, key="proj_tokens_text", height=120)
+    token_layer = st.slider("Layer", 0, info.n_layers, info.n_layers, key="proj_token_layer")
+    all_lines = [line.strip() for line in token_text.splitlines() if line.strip()]
+    lines = all_lines[:8]
+    if len(all_lines) > 8:
+        st.info(f"Only the first 8 of your {len(all_lines):,} lines are drawn: every token of each one becomes a point.")
+    hidden_of, tokens_of, special_of = {}, {}, {}
+    if lines:
+        line_budget = budgets(st.session_state[state.MODEL_KEY], st.session_state[state.DEVICE_KEY], tuple(lines))
+        for number, line in enumerate(lines):
+            window_caption(line_budget.texts[number], line, f"Line {number + 1}")
+    for number, line in enumerate(lines):
+        try:
+            trace = state.cached_trace(st.session_state[state.MODEL_KEY], st.session_state[state.DEVICE_KEY], line)
+        except ExplorerError as error:
+            st.warning(f"Line {number + 1}: {md_escape(str(error))}")
+            continue
+        hidden_of[number], tokens_of[number], special_of[number] = trace.hidden_states, trace.tokens.tokens, trace.tokens.special_mask
+    view = token_view(hidden_of, tokens_of, special_of, token_layer)
+    if view.count >= MIN_POINTS:
+        show_figure(token_scatter(view, lines), key="proj_tokens_plot", name=f"token-projection-layer{token_layer}")
+        same_token_table(hidden_of, tokens_of, special_of, token_layer)
+    elif lines:
+        st.warning("Type sentences with at least 3 tokens in all.")
+
+
+def draw_large_map(points, texts, labels, *, title: str, legend_title: str, key: str) -> None:
+    """A map of more points than the plain scatter draws well: WebGL with a density layer (ui.large_map);
+    a box or lasso selection lists its passages in full and opens one in the stage pages."""
+    built = session_map(points, texts, labels, title=title, legend_title=legend_title)
+    event = show_figure(built.figure, key=key, name="map", on_select="rerun", selection_mode=("box", "lasso", "points"))
+    limit_mb = built.message_limit_bytes / 2**20
+    st.caption(f"{len(points):,} points, drawn by WebGL over a density layer (grey: log of the points per cell). "
+               f"The chart's data weighs {built.payload_bytes / 1e6:,.1f} MB, {built.payload_bytes / built.message_limit_bytes:.0%} "
+               f"of this server's {limit_mb:,.0f} MB message limit; hover texts keep their first {built.hover_chars} "
+               "characters. Drag to pan, scroll to zoom; pick *Box select* or *Lasso select* in the chart's toolbar "
+               "to list passages in full.")
+    picked = event.selection.points if event and event.selection else []
+    rows = built.rows_of(picked) if picked else np.zeros(0, dtype=np.int64)
+    if len(rows) == 0:
+        return
+    st.subheader(f"{len(rows):,} passages selected")
+    table = selected_table(rows, texts, labels)
+    table["passage"] = [visible(t, show_spaces=False) for t in table["passage"]]
+    show_table(table, hide_index=True, width="stretch", key=f"{key}_selected")
+    if len(rows) > len(table):
+        st.caption(f"The first {len(table):,} of {len(rows):,}, in row order.")
+    chosen_row = st.selectbox("Open one in the stage pages", table["#"].tolist(), key=f"{key}_open_pick",
+                              format_func=lambda number: f"{number}. {visible(texts[number - 1], show_spaces=False)[:90]}")
+    st.button("Open this passage in the stage pages", key=f"{key}_open", on_click=callbacks.set_values,
+              args=({state.TEXT_KEY: texts[int(chosen_row) - 1], "proj_go_home": True},))
+
+
+def session_map(points, texts, labels, *, title: str, legend_title: str):
+    """This session's large map figure, built once per content (a million points take seconds to build). Kept per
+    session, not shared: drawing it adapts the figure to the session (presentation mode's fonts)."""
+    key = (_key_part(np.asarray(points)), digest(texts), None if labels is None else digest(labels), title)
+    kept = st.session_state.get("_proj_large_map")
+    if kept is None or kept[0] != key:
+        with st.spinner(f"Building the map of {len(points):,} points…"):
+            built = large_map(points, None if labels is None else np.asarray(labels, dtype=object), texts, title=title,
+                              legend_title=legend_title)
+        kept = (key, built)
+        st.session_state["_proj_large_map"] = kept
+    return kept[1]
+
+
+def map_section() -> None:
+    """Precomputed 2-D points with their texts (and labels): drawn as they are, nothing embedded."""
+    upload = st.file_uploader("A Parquet, CSV or TSV table with numeric columns x and y, a text column and "
+                              "optionally a label column", type=["parquet", "csv", "tsv"], key="proj_map_file")
+    if upload is None:
+        st.info(f"Upload a table of up to {MAX_MAP_ROWS:,} points to draw it: the coordinates of any projection "
+                "(yours, or this page's CSV export), one row per passage.")
+        return
+    try:
+        frame = map_table(upload.getvalue(), upload.name)
+        columns = [c for c in frame.columns if c not in ("x", "y")]
+        if not columns:
+            raise DatasetError("The table has no text column besides x and y.")
+        c1, c2 = st.columns(2)
+        text_column = c1.selectbox("Text column", columns, index=columns.index("text") if "text" in columns else 0,
+                                   key="proj_map_text")
+        label_choices = ["(none)"] + [c for c in columns if c != text_column]
+        label_column = c2.selectbox("Label column", label_choices, key="proj_map_label",
+                                    index=label_choices.index("label") if "label" in label_choices else 0)
+        points = map_points(frame)
+    except (DatasetError, ExplorerError) as error:
+        st.error(md_escape(str(error)))
+        return
+    texts = tuple(frame[text_column].astype(str).tolist())
+    labels = None if label_column == "(none)" else tuple(frame[label_column].astype(str).tolist())
+    draw_large_map(points, texts, labels, title=f"{len(points):,} points · precomputed map",
+                   legend_title="label" if labels else "", key="proj_map")
+
+
 stage_header(
     "Projections: meaning as geometry",
     "Each sentence becomes one vector of a few hundred numbers. Squeeze those vectors down to 2 or 3 dimensions "
@@ -143,10 +251,16 @@ if model is None:
     st.stop()
 info = model.info
 second_model = state.compare_model()  # "Compare with…": the same sentences under a second model (None: none)
-chosen = load_input()
+source = st.radio("Sentences from", SOURCES, key="proj_source", horizontal=True)
+if source == MAP_SOURCE:
+    map_section()
+    token_section()
+    st.stop()
+chosen = load_input(source)
 if chosen is None or len(chosen.texts) < 3:
     if chosen is not None:
         st.warning("A projection needs at least 3 sentences.")
+    token_section()
     st.stop()
 texts = chosen.texts
 n = len(texts)
@@ -213,25 +327,54 @@ else:
     bar.empty()
     stop_slot.empty()
 
-if method != "pca" and len(vectors) > POINT_CAPS[method]:
-    st.warning(f"{method.upper()} is capped at {POINT_CAPS[method]:,} points on this page ({len(vectors):,} given): "
-               "showing PCA instead. Project a sample for UMAP or t-SNE.")
-    method = "pca"
 params = ProjectionParams(method=method, dims=int(dims), n_neighbors=neighbours, min_dist=float(min_dist), metric=metric,
                           perplexity=float(perplexity))
-compiling = method == "umap" and not umap_compiled()
-message = f"Projecting {len(vectors):,} points with {method.upper()}…"
-if compiling and startup.projections_stage() == "compiling UMAP":
-    message += " The server's start-up is still compiling UMAP's code (once per server); this waits for it."
-elif compiling:
-    message += (" This is the server's first UMAP: numba compiles its code first (once per server; 10-60 s on a "
-                "2-core machine, less when `python -m core warm` ran before).")
-try:
-    with st.spinner(message):
-        points = projection(vectors, params)
-except ExplorerError as error:
-    st.error(md_escape(str(error)))
-    st.stop()
+scaled = None
+if len(vectors) > POINT_CAPS[method]:
+    # More points than the method fits here: fit a sample, place the rest (PCA in blocks fits them all).
+    scale_bar = st.progress(0.0, text=f"Projecting {len(vectors):,} points with {method.upper()}…")
+    scale_stop = st.empty()
+    scale_stop.button("Stop", key="proj_scale_stop", help="Stops the projection; what you uploaded stays.")
+
+    def scale_progress(step, done, total):
+        scale_bar.progress(done / total, text=f"{method.upper()}: {step} · {done:,} / {total:,}")
+
+    try:
+        scaled = scaled_projection(vectors, params, progress=scale_progress)
+    except ExplorerError as error:
+        st.error(md_escape(str(error)))
+        st.stop()
+    scale_bar.empty()
+    scale_stop.empty()
+    points = scaled.points
+else:
+    compiling = method == "umap" and not umap_compiled()
+    message = f"Projecting {len(vectors):,} points with {method.upper()}…"
+    if compiling and startup.projections_stage() == "compiling UMAP":
+        message += " The server's start-up is still compiling UMAP's code (once per server); this waits for it."
+    elif compiling:
+        message += (" This is the server's first UMAP: numba compiles its code first (once per server; 10-60 s on a "
+                    "2-core machine, less when `python -m core warm` ran before).")
+    try:
+        with st.spinner(message):
+            points = projection(vectors, params)
+    except ExplorerError as error:
+        st.error(md_escape(str(error)))
+        st.stop()
+if scaled is not None:
+    recall = scaled.recall
+    fitted = "every point" if len(scaled.sample) == len(vectors) else f"a sample of {len(scaled.sample):,} points"
+    r1, r2 = st.columns(2)
+    r1.metric("kept neighbours, fitted points", f"{recall.get('sample', float('nan')):.1%}",
+              help="Of each point's 10 nearest neighbours in the full vector space, the share that are still among its "
+                   "10 nearest on the map (1,000 points checked, neighbours among all points). 100 % = the map keeps "
+                   "every neighbourhood.")
+    if "placed" in recall:
+        r2.metric("kept neighbours, placed points", f"{recall['placed']:.1%}",
+                  help="The same for points outside the sample, which were placed rather than fitted.")
+    st.caption(f"{method.upper()} can fit at most {POINT_CAPS[method]:,} points here; it was fitted on {fitted}"
+               + ("" if len(scaled.sample) == len(vectors) else f", and every other point placed by {scaled.placed_by}")
+               + ". What that costs is the share of neighbours kept above.")
 
 if colour == "label":
     groups = np.asarray(chosen.labels)
@@ -288,6 +431,12 @@ if second_model is not None:
 # ----------------------------------------------------------------------- figure
 map_title = (f"{len(points):,} points · {method.upper()} {dims}-D"
              + ("" if layer is None else f" · layer {layer} of {info.n_layers}"))
+LARGE_MAP = 20_000   # above this many points (2-D, one model) the page draws the WebGL map with density
+if alignment is None and int(dims) == 2 and len(points) > LARGE_MAP:
+    draw_large_map(points, texts, None if colour != "label" else tuple(map(str, groups)), title=map_title,
+                   legend_title=colour, key="proj_large")
+    token_section()
+    st.stop()
 if alignment is None:
     figure = projection_scatter(points, groups, texts, dims=dims, legend_title=colour, title=map_title)
     figure_name = f"projection-{method}-{dims}d" + ("" if layer is None else f"-layer{layer}")
@@ -377,33 +526,4 @@ elif overlap is not None:
 st.button("Open this sentence in the stage pages", key="proj_open", on_click=callbacks.set_values,
           args=({state.TEXT_KEY: texts[selected], "proj_go_home": True},))
 
-# ----------------------------------------------------------------------- token view
-st.subheader("Token-level view: one word, several meanings")
-st.markdown("Every token of a few sentences at one layer, projected with PCA. At layer 0 a word's vector is its embedding "
-            "row plus its position, the same in every sentence up to that position; attention then mixes in context. "
-            "Does *bank* by a river move away from *bank* with money? PCA keeps only two directions, so the table under "
-            "the chart gives the cosines in the full space.")
-token_text = st.text_area("A few sentences, one per line (at most 8)", value=DEFAULT_TOKENS_TEXT, key="proj_tokens_text", height=120)
-token_layer = st.slider("Layer", 0, info.n_layers, info.n_layers, key="proj_token_layer")
-all_lines = [line.strip() for line in token_text.splitlines() if line.strip()]
-lines = all_lines[:8]
-if len(all_lines) > 8:
-    st.info(f"Only the first 8 of your {len(all_lines):,} lines are drawn: every token of each one becomes a point.")
-hidden_of, tokens_of, special_of = {}, {}, {}
-if lines:
-    line_budget = budgets(st.session_state[state.MODEL_KEY], st.session_state[state.DEVICE_KEY], tuple(lines))
-    for number, line in enumerate(lines):
-        window_caption(line_budget.texts[number], line, f"Line {number + 1}")
-for number, line in enumerate(lines):
-    try:
-        trace = state.cached_trace(st.session_state[state.MODEL_KEY], st.session_state[state.DEVICE_KEY], line)
-    except ExplorerError as error:
-        st.warning(f"Line {number + 1}: {md_escape(str(error))}")
-        continue
-    hidden_of[number], tokens_of[number], special_of[number] = trace.hidden_states, trace.tokens.tokens, trace.tokens.special_mask
-view = token_view(hidden_of, tokens_of, special_of, token_layer)
-if view.count >= MIN_POINTS:
-    show_figure(token_scatter(view, lines), key="proj_tokens_plot", name=f"token-projection-layer{token_layer}")
-    same_token_table(hidden_of, tokens_of, special_of, token_layer)
-elif lines:
-    st.warning("Type sentences with at least 3 tokens in all.")
+token_section()

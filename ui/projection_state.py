@@ -11,9 +11,11 @@ import streamlit as st
 from core import embed_texts
 from core.analysis.model_comparison import NeighbourOverlap, neighbour_overlap
 from core.embed.projection import ProjectionParams, project
+from core.embed.projection_at_scale import ScaledProjection, project_at_scale
+from core.text.datasets import MAX_MAP_ROWS, read_table
 from core.text.budget import CorpusBudget, text_budgets
 
-from .progress_cache import ProgressCache, budgeted, digest
+from .progress_cache import ProgressCache, _key_part, budgeted, digest
 from .state import cached_model
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets" / "examples"
@@ -63,3 +65,22 @@ def neighbour_comparison(vectors_a: np.ndarray, vectors_b: np.ndarray) -> Neighb
     """Each sentence's 10 nearest neighbours under both models (full vectors, cosine) and their Jaccard
     index; an N × N pass per model, so a large set waits its turn like any long job."""
     return neighbour_overlap(vectors_a, vectors_b)
+
+
+_SCALED = ProgressCache(max_entries=4, name="projections of large sets", long_work="projection of a large set")
+
+
+def scaled_projection(vectors: np.ndarray, params: ProjectionParams, progress=None) -> ScaledProjection:
+    """More points than the method fits: a plain fit of a sample, the rest placed
+    (``core.embed.projection_at_scale``); ``progress(step, done, total)`` after each batch."""
+    key = (_key_part(vectors), params)
+    return _SCALED.get_or_compute(key, lambda: project_at_scale(vectors, params, progress=progress))
+
+
+_MAP_TABLES = ProgressCache(max_entries=2, name="uploaded maps")
+
+
+def map_table(content: bytes, name: str) -> pd.DataFrame:
+    """An uploaded table of precomputed 2-D points (up to MAX_MAP_ROWS rows), read once per upload."""
+    return _MAP_TABLES.get_or_compute(("map", name, _key_part(np.frombuffer(content, dtype=np.uint8))),
+                                      lambda: read_table(content, name, max_rows=MAX_MAP_ROWS))

@@ -156,11 +156,17 @@ def pca(vectors: np.ndarray, dims: int = 2) -> np.ndarray:
     return (centred @ axes[:dims].T).astype(np.float32)
 
 
-def kmeans_labels(vectors: np.ndarray, k: int, seed: int = 42) -> np.ndarray:
-    from sklearn.cluster import KMeans
+KMEANS_FULL = 50_000   # above this many vectors, mini-batch k-means (full k-means of a million takes minutes)
 
-    k = int(max(1, min(k, len(vectors))))
-    return KMeans(n_clusters=k, n_init=4, random_state=seed).fit_predict(np.asarray(vectors, dtype=np.float32))
+
+def kmeans_labels(vectors: np.ndarray, k: int, seed: int = 42) -> np.ndarray:
+    from sklearn.cluster import KMeans, MiniBatchKMeans
+
+    data = np.asarray(vectors, dtype=np.float32)
+    k = int(max(1, min(k, len(data))))
+    if len(data) > KMEANS_FULL:
+        return MiniBatchKMeans(n_clusters=k, n_init=3, random_state=seed, batch_size=4_096).fit_predict(data)
+    return KMeans(n_clusters=k, n_init=4, random_state=seed).fit_predict(data)
 
 
 def nearest_neighbours(vectors: np.ndarray, index: int, k: int = 10) -> list[tuple[int, float]]:

@@ -20,6 +20,7 @@ from ..errors import ExplorerError
 from .text_files import decode_text
 
 MAX_ROWS = 200_000
+MAX_MAP_ROWS = 2_000_000   # rows of a table of precomputed 2-D points (drawn, never embedded)
 MAX_TEXT_CHARS = 10_000
 
 
@@ -136,9 +137,29 @@ def check_vectors(matrix: np.ndarray) -> np.ndarray:
     if matrix.shape[0] > MAX_ROWS:
         raise DatasetError(f"{matrix.shape[0]:,} vectors; the page takes at most {MAX_ROWS:,}.")
     matrix = matrix.astype(np.float32)
-    if not np.isfinite(matrix).all():
-        raise DatasetError("Some vectors contain NaN or infinite values.")
+    bad = np.flatnonzero(~np.isfinite(matrix).all(axis=1))
+    if len(bad):
+        rows = ", ".join(f"{i + 1:,}" for i in bad[:5]) + (" …" if len(bad) > 5 else "")
+        raise DatasetError(f"{len(bad):,} of the {matrix.shape[0]:,} vectors contain NaN or infinite values (rows {rows}, "
+                           "counting from 1). Drop or fix those rows and upload again.")
     return matrix
+
+
+def map_points(frame: pd.DataFrame, x_column: str = "x", y_column: str = "y") -> np.ndarray:
+    """Precomputed 2-D coordinates from two numeric columns of a table, as [N, 2] float32."""
+    missing = [c for c in (x_column, y_column) if c not in frame.columns]
+    if missing:
+        raise DatasetError(f"The table has no column {' or '.join(repr(c) for c in missing)}: a map needs the "
+                           f"coordinates as two numeric columns (found: {', '.join(map(str, list(frame.columns)[:12]))}).")
+    try:
+        points = np.column_stack([pd.to_numeric(frame[c], errors="raise").to_numpy(dtype=np.float64) for c in (x_column, y_column)])
+    except (ValueError, TypeError) as error:
+        raise DatasetError(f"The columns {x_column!r} and {y_column!r} must hold numbers only ({str(error).splitlines()[0][:100]}).") from error
+    bad = np.flatnonzero(~np.isfinite(points).all(axis=1))
+    if len(bad):
+        rows = ", ".join(f"{i + 1:,}" for i in bad[:5]) + (" …" if len(bad) > 5 else "")
+        raise DatasetError(f"{len(bad):,} rows have a missing, NaN or infinite coordinate (rows {rows}, counting from 1).")
+    return points.astype(np.float32)
 
 
 def pair_vectors_with_texts(vectors: np.ndarray, texts: SentenceSet) -> SentenceSet:
