@@ -50,6 +50,8 @@ def open_map(page, frame: pd.DataFrame, path):
     page.goto(page.base_url + "/projections")
     page.wait_for_selector("text=Sentences from", timeout=180_000)
     page.get_by_text("Upload a map (x, y)").click()
+    # the rerun the click starts may wait for the example set's projection first
+    page.wait_for_selector(".st-key-proj_map_file input[type=file]", state="attached", timeout=300_000)
     frame.to_parquet(path)
     before = received.total
     page.locator(".st-key-proj_map_file input[type=file]").set_input_files(str(path))
@@ -86,6 +88,12 @@ def test_200000_points_draw_hover_and_select(page, tmp_path):
     page.wait_for_selector("text=2 passages selected", timeout=120_000)
     assert page.locator('[data-testid="stDataFrame"]').count() >= 1   # the table of both (a canvas grid)
     # the first of them, in row order, ready to open in the stage pages
-    assert "The lonely outlier" in page.locator(".st-key-proj_map_open_pick").inner_text()
+    assert "The lonely outlier" in page.locator(".st-key-proj_map_open_pick input").input_value()
+    picker = page.get_by_role("combobox", name="Open one in the stage pages")
+    picker.click()
+    page.get_by_role("option").first.wait_for(timeout=30_000)
+    options = page.get_by_role("option").all_inner_texts()
+    assert len(options) == 2 and "Its neighbour, also far away" in options[1], options
+    picker.press("Escape")
     page.screenshot(path=str(ARTIFACTS / "large-map-200k.png"))
     assert_no_error_text(page)
