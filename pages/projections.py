@@ -15,12 +15,12 @@ from core.analysis.token_view import MIN_POINTS, token_view
 from ui import callbacks, startup, state
 from ui.common import stage_header, window_caption, window_warning
 from ui.export import show_figure
-from ui.hosting import host_settings
+from ui.hosting import host_settings, model_access
 from ui.labels import md_escape, visible, zero_unsigned
 from ui.projection_views import COMPARE_VIEWS, compared_projection, projection_scatter, token_scatter
 from ui.projection_state import (
     EXAMPLE_SETS, MAX_EMBED, MAX_TYPED, budgets, embeddings, example_frame, map_table, neighbour_comparison, projection,
-    scaled_projection,
+    scaled_projection, server_embedding,
 )
 from ui.labels import text_label
 from ui.tables import show_table
@@ -86,7 +86,31 @@ def same_token_table(hidden_of: dict, tokens_of: dict, special_of: dict, layer: 
 
 
 MAP_SOURCE = "Upload a map (x, y)"
+SERVER_SOURCE = "Embedded on this server"
 SOURCES = ["Example set", "Typed, one per line", "Upload a table", "Upload vectors", MAP_SOURCE]
+
+
+def server_input():
+    """Vectors that `python -m core embed` (either engine) wrote on this machine: too large to upload."""
+    path = st.text_input("Output of `python -m core embed` on this machine: a .parquet file or a folder with manifest.json",
+                         key="proj_server_path", placeholder="/data/corpus-vectors")
+    if not path.strip():
+        st.info("Embed a corpus with `python -m core embed --input FILE --out FOLDER [--engine ray]`, then give the folder here.")
+        return None
+    try:
+        output = server_embedding(path.strip())
+        vectors = check_vectors(output.vectors, max_rows=MAX_MAP_ROWS)
+    except FileNotFoundError:
+        st.error(f"Nothing at {md_escape(path.strip())}.")
+        return None
+    except (DatasetError, ExplorerError, OSError) as error:
+        st.error(md_escape(str(error)))
+        return None
+    from core.text.datasets import SentenceSet
+
+    model_note = output.manifest.get("model_id") or output.manifest.get("model")
+    st.caption(f"{len(vectors):,} vectors of {vectors.shape[1]} dimensions" + (f", embedded by {md_escape(str(model_note))}" if model_note else ""))
+    return SentenceSet(tuple(output.texts), output.labels, 0, vectors)
 
 
 def load_input(source: str):
@@ -251,12 +275,14 @@ if model is None:
     st.stop()
 info = model.info
 second_model = state.compare_model()  # "Compare with…": the same sentences under a second model (None: none)
-source = st.radio("Sentences from", SOURCES, key="proj_source", horizontal=True)
+# Reading the server's disk is for someone at the server's own machine (the rule of local model folders).
+sources = SOURCES + ([SERVER_SOURCE] if model_access().folders else [])
+source = st.radio("Sentences from", sources, key="proj_source", horizontal=True)
 if source == MAP_SOURCE:
     map_section()
     token_section()
     st.stop()
-chosen = load_input(source)
+chosen = server_input() if source == SERVER_SOURCE else load_input(source)
 if chosen is None or len(chosen.texts) < 3:
     if chosen is not None:
         st.warning("A projection needs at least 3 sentences.")
@@ -295,7 +321,7 @@ if second_model is not None:
 # ----------------------------------------------------------------------- vectors
 budget = None   # token budgets of the texts the page embeds itself
 if chosen.vectors is not None:
-    vectors = check_vectors(chosen.vectors)
+    vectors = check_vectors(chosen.vectors, max_rows=MAX_MAP_ROWS)
 else:
     embed_cap = min(MAX_EMBED, host_settings().max_sentences)  # the host may set a lower cap for a class
     if n > embed_cap:

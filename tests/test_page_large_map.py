@@ -101,3 +101,22 @@ def test_bad_maps_get_a_message(frame, message):
     app = upload_map(frame, "bad.csv")
     assert any(message in e.value for e in app.error), [e.value for e in app.error]
     assert app.file_uploader(key="proj_map_file").value is not None  # the upload stays
+
+
+def test_vectors_embedded_on_the_server_are_projected_and_visitors_are_not_offered_the_disk(tmp_path, monkeypatch):
+    from core.embed.embed_output import write_embedding_output
+
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((300, 16)).astype(np.float32)
+    texts = [f"Passage number {i}" for i in range(300)]
+    write_embedding_output(tmp_path / "out", texts, vectors, model={"model_id": "test/model"}, engine="local",
+                           options={}, shard_rows=128)
+    app = open_page(PAGE, proj_source="Embedded on this server", proj_server_path=str(tmp_path / "out"), proj_method="pca")
+    assert not app.error, [e.value for e in app.error]
+    assert "300 vectors of 16 dimensions" in page_text(app)
+    cosines = [df.value for df in app.dataframe if "cosine" in df.value.columns][0]["cosine"].to_numpy()
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    np.testing.assert_allclose(np.sort(cosines)[::-1], np.sort(np.delete(unit @ unit[0], 0))[::-1][:10], atol=1e-4)
+    monkeypatch.setenv("EXPLORER_HOSTED", "1")
+    visitor = open_page(PAGE)
+    assert "Embedded on this server" not in visitor.radio(key="proj_source").options

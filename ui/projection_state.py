@@ -84,3 +84,18 @@ def map_table(content: bytes, name: str) -> pd.DataFrame:
     """An uploaded table of precomputed 2-D points (up to MAX_MAP_ROWS rows), read once per upload."""
     return _MAP_TABLES.get_or_compute(("map", name, _key_part(np.frombuffer(content, dtype=np.uint8))),
                                       lambda: read_table(content, name, max_rows=MAX_MAP_ROWS))
+
+
+_SERVER_FILES = ProgressCache(max_entries=2, name="embedding outputs read from the server")
+
+
+def server_embedding(path: str):
+    """An output of `python -m core embed` (a .parquet, or a folder of shards with its manifest, from either
+    engine) read from the server's disk, checked, once per path and modification time."""
+    from pathlib import Path as _Path
+
+    from core.embed.embed_output import read_embedding_output
+
+    target = _Path(path).expanduser()
+    stamp = (str(target.resolve()), target.stat().st_mtime_ns if target.exists() else None)
+    return _SERVER_FILES.get_or_compute(("server embedding", stamp), lambda: read_embedding_output(target))

@@ -129,13 +129,13 @@ def read_vectors(content: bytes, filename: str) -> np.ndarray:
     return check_vectors(matrix)
 
 
-def check_vectors(matrix: np.ndarray) -> np.ndarray:
+def check_vectors(matrix: np.ndarray, max_rows: int = MAX_ROWS) -> np.ndarray:
     if matrix.ndim != 2 or matrix.shape[0] < 1 or matrix.shape[1] < 2:
         raise DatasetError(f"Vectors must be a 2-D array [rows, dimensions]; got shape {matrix.shape}.")
     if not np.issubdtype(matrix.dtype, np.number):
         raise DatasetError("Vectors must be numbers.")
-    if matrix.shape[0] > MAX_ROWS:
-        raise DatasetError(f"{matrix.shape[0]:,} vectors; the page takes at most {MAX_ROWS:,}.")
+    if matrix.shape[0] > max_rows:
+        raise DatasetError(f"{matrix.shape[0]:,} vectors; the page takes at most {max_rows:,}.")
     matrix = matrix.astype(np.float32)
     bad = np.flatnonzero(~np.isfinite(matrix).all(axis=1))
     if len(bad):
