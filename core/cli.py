@@ -132,7 +132,7 @@ def _cmd_embed(args) -> int:
         check_address(args.address)
         model = load_model(args.model, "cpu")  # checks the model here, and describes it for the manifest
         ray_options = RayOptions(address=args.address, num_workers=args.num_workers, num_gpus=args.num_gpus or 0.0,
-                                 num_cpus=args.num_cpus or 1.0, rows_per_task=args.rows_per_task or 1024)
+                                 num_cpus=args.num_cpus or 1.0, rows_per_task=args.rows_per_task)
         manifest = embed_to_directory(
             sentences.texts, sentences.labels, args.out, model_facts=_model_facts(model), model_id=args.model,
             device=args.device, batch_size=args.batch_size, options=ray_options, shard_rows=args.shard_rows,
@@ -288,7 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
     embed.add_argument("--num-gpus", type=float, default=None, help="ray: GPUs per actor (default 0)")
     embed.add_argument("--num-cpus", type=float, default=None, help="ray: CPUs per actor, and its torch threads (default 1)")
     embed.add_argument("--rows-per-task", type=int, default=None, help="ray: rows per actor call, sorted by length inside "
-                       "(default 1024)")
+                       "(default: about 4 calls per actor, at most 1,024 rows)")
     embed.set_defaults(run=_cmd_embed)
 
     search = commands.add_parser("search", help="rank a corpus for a query as the model would (or evaluate an example)")

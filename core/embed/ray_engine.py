@@ -64,7 +64,8 @@ class RayOptions:
     num_workers: int | None = None    # actors (one model each); None: as many as the cluster's CPUs (or GPUs) allow
     num_gpus: float = 0.0             # per actor
     num_cpus: float = 1.0             # per actor (and torch threads on the CPU)
-    rows_per_task: int = 1024         # rows one actor call embeds (sorted by length inside, in batches of batch_size)
+    rows_per_task: int | None = None  # rows one actor call embeds (sorted by length inside, in batches of batch_size);
+                                      # None: a quarter of each worker's share, between batch_size and 1,024
 
 
 def import_ray():
@@ -177,7 +178,10 @@ class RayEmbedder:
         return {"row": np.asarray(batch["row"], dtype=np.int64), "vector": np.asarray(vectors, dtype=np.float32)}
 
 
-def _worker_count(ray, options: RayOptions, blocks: int, notify: Callable[[str], None]) -> int:
+def _worker_count(ray, options: RayOptions, total: int, batch_size: int,
+                  notify: Callable[[str], None]) -> tuple[int, int]:
+    """(workers, rows per task): --num-workers, else what the cluster's CPUs (or GPUs) hold now;
+    --rows-per-task, else about four tasks per worker, between batch_size and 1,024 rows."""
     resources = ray.cluster_resources()
     if options.num_workers is not None:
         workers = options.num_workers
@@ -185,11 +189,13 @@ def _worker_count(ray, options: RayOptions, blocks: int, notify: Callable[[str],
         workers = int(resources.get("GPU", 0) // options.num_gpus)
     else:
         workers = int(resources.get("CPU", 1) // max(options.num_cpus, 1e-9))
-    workers = max(1, min(workers, blocks))
+    workers = max(1, workers)
+    rows = options.rows_per_task or max(batch_size, min(1024, -(-total // (4 * workers))))
+    workers = min(workers, -(-total // rows))
     if options.num_gpus > 0 and resources.get("GPU", 0) < workers * options.num_gpus:
         notify(f"the cluster has {resources.get('GPU', 0):g} GPUs now; {workers} workers × {options.num_gpus:g} GPU "
                "wait until it has more (an autoscaling cluster adds nodes; a fixed one never starts them).")
-    return workers
+    return workers, rows
 
 
 @contextmanager
@@ -227,7 +233,8 @@ def embed_to_directory(texts: Sequence[str], labels: Sequence[str] | None, out: 
     ``model_id`` on ``device`` themselves."""
     import pyarrow as pa
 
-    if options.rows_per_task < 1 or (options.num_workers is not None and options.num_workers < 1):
+    if (options.rows_per_task is not None and options.rows_per_task < 1) or (options.num_workers is not None
+                                                                            and options.num_workers < 1):
         raise RayEngineError("--rows-per-task and --num-workers must be at least 1.")
     if options.num_gpus < 0 or options.num_cpus <= 0:
         raise RayEngineError("--num-gpus must be 0 or more and --num-cpus more than 0.")
@@ -240,11 +247,10 @@ def embed_to_directory(texts: Sequence[str], labels: Sequence[str] | None, out: 
     actor_device = "cpu" if on_cpu and device == "auto" else device
     connected = "the caller's Ray connection" if ray.is_initialized() else (options.address or "a Ray started for this run")
     with ray_connection(options.address) as ray, _quiet_ray_data(ray):
-        step = options.rows_per_task
+        workers, step = _worker_count(ray, options, total, batch_size, notify)
         blocks = [pa.table({"row": pa.array(np.arange(start, min(start + step, total)), pa.int64()),
                             "text": pa.array(list(texts[start:start + step]), pa.string())})
                   for start in range(0, total, step)]
-        workers = _worker_count(ray, options, len(blocks), notify)
         crash_marker = os.environ.get(CRASH_ONCE_ENV) or None
         dataset = ray.data.from_arrow(blocks)
         with warnings.catch_warnings():
