@@ -87,6 +87,8 @@ def neighbours_in(queries: np.ndarray, reference: np.ndarray, k: int, metric: st
         ref = ref / np.maximum(np.linalg.norm(ref, axis=1, keepdims=True), 1e-12)
     ref_norms = np.einsum("ij,ij->i", ref, ref)
     k = int(min(k, len(ref) - (0 if exclude is None else 1)))
+    # a block's distance matrix stays near 64 M entries (256 MB in float32), however many reference rows
+    block_rows = int(max(1, min(block_rows, 2**26 // max(len(ref), 1))))
     indices = np.empty((len(queries), k), dtype=np.int64)
     distances = np.empty((len(queries), k), dtype=np.float32)
     for start in range(0, len(queries), block_rows):
