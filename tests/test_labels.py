@@ -137,3 +137,11 @@ def test_e_notation_is_spelled_out_for_a_class():
     assert e_notation_meaning(4.4e-09) == "4.4e-09 means 0.0000000044"
     assert float(e_notation_meaning(1.25e-07).split(" means ")[1]) == pytest.approx(1.2e-07, rel=0.05)
     assert e_notation_meaning(0.0) == "0 means exactly equal"
+
+
+def test_an_exact_zero_gap_reads_as_0_not_as_e_notation():
+    from ui.labels import gap_number
+
+    assert gap_number(0.0) == "0" and gap_number(-0.0) == "0"
+    assert gap_number(3.7e-08) == "3.7e-08" and gap_number(7.97e-08, 2) == "7.97e-08"
+    assert float(gap_number(0.0)) == 0.0 and float(gap_number(4.2e-08)) == pytest.approx(4.2e-08)  # still a number

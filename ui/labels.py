@@ -164,3 +164,10 @@ def e_notation_meaning(value: float) -> str:
         return f"{shown} means {value:g}"
     decimals = -int(exponent) + len(mantissa.replace("-", "").replace(".", "")) - 1
     return f"{shown} means {value:.{decimals}f}"
+
+
+def gap_number(value: float, digits: int = 1) -> str:
+    """A tiny difference for a metric, in e-notation as its neighbours (3.7e-08), but an exact zero as "0",
+    not "0.0e+00" (which a student reads as a code, not as "no difference at all")."""
+    value = float(value)
+    return "0" if value == 0 else f"{value:.{digits}e}"
