@@ -14,12 +14,15 @@ from ui import lookup_views, state
 from ui.common import model_caption, stage_header, truncation_notice
 from ui.export import show_figure
 from ui.figures import heatmap, rows_own_scale
-from ui.labels import md_escape, token_label, visible, zero_unsigned
+from ui.labels import e_notation_meaning, md_escape, token_label, visible, zero_unsigned
 from ui.tables import show_table
 
 
 def _within(difference: float) -> str:
-    return "exactly" if difference == 0 else f"to within {difference:.1e}"
+    if difference == 0:
+        return "exactly"
+    decimal = e_notation_meaning(difference).split(" means ")[1]
+    return f"to within {difference:.1e} (that is {decimal}" + (": float rounding)" if difference < 1e-4 else ")")
 
 
 WINDOW = 64            # tokens per heatmap window (keeps the page light at 256 tokens)
@@ -111,8 +114,9 @@ else:  # "Compare with…": both tables, each counted from its own weights
                   if second_model.tokenizer.get_vocab() == state.current_model().tokenizer.get_vocab() else
                   "Different vocabularies: the same id names different tokens in the two tables."))
 st.markdown(
-    f"The article's example: {ARTICLE_VOCAB:,} × {ARTICLE_DIM:,} = **{ARTICLE_VOCAB * ARTICLE_DIM / 1e6:.1f} M** parameters. "
-    f"This model, counted from its loaded weights: {rows:,} × {width:,} = **{table_params / 1e6:.2f} M**, "
+    f"The article's example: {ARTICLE_VOCAB:,} × {ARTICLE_DIM:,} = "
+    f"**{ARTICLE_VOCAB * ARTICLE_DIM / 1e6:.1f} million** parameters. "
+    f"This model, counted from its loaded weights: {rows:,} × {width:,} = **{table_params / 1e6:.2f} million**, "
     f"{table_params / info.parameter_count:.0%} of all its weights. The article also says a row has 768 numbers "
     f"(BERT-base); here a row has {width:,}."
 )
@@ -127,7 +131,8 @@ token_id = int(tokens.input_ids[choice])
 try:
     found = lookup_views.neighbours(model_id, device, token_id, 10)
     st.markdown(f"Of all {rows:,} rows of the table, the 10 most similar (by cosine) to row {token_id} "
-                f"(**{md_escape(tokens.tokens[choice])}**), before any layer has run:")
+                f"(**{md_escape(tokens.tokens[choice])}**), before any layer has run. A cosine measures how alike "
+                "two rows' directions are: 1 = pointing the same way, 0 = unrelated, −1 = opposite.")
     show_table(pd.DataFrame({"rank": range(1, len(found) + 1), "token": [visible(t) for _, t, _ in found],
                                "id": [i for i, _, _ in found], "cosine": [zero_unsigned(round(c, 4)) for _, _, c in found]}),
                  hide_index=True, width="stretch")
@@ -153,7 +158,7 @@ show_figure(rows_own_scale(parts.vectors, list(parts.names), parts_limits), key=
 st.caption(
     "Each row has its own colour scale, ± the value in its label (99 % of that row's values are smaller; hover shows "
     f"each value to 3 decimals). The scales run from ±{min(parts_limits):.3g} to ±{max(parts_limits):.3g}: one shared scale "
-    "would wash the small rows out to white. The table's L2 norms compare the rows' sizes."
+    "would wash the small rows out to white. The table's L2 norms (each vector's length) compare the rows' sizes."
 )
 show_table(stats, hide_index=True, width="stretch")
 if info.position_kind in ("rope", "relative"):

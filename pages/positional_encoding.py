@@ -24,11 +24,38 @@ from ui.relative_position_views import show_relative_buckets
 from ui.common import model_caption, stage_header, truncation_notice
 from ui.export import show_figure
 from ui.figures import heatmap
-from ui.labels import md_escape, signed_number
+from ui.labels import e_notation_meaning, md_escape, signed_number
 
 WINDOW = 64   # positions per positions × dimensions heatmap (the T × T views always show every position)
 
 
+
+
+def _decimal(value: float, digits: int = 1) -> str:
+    """A tiny number in e-notation with its decimal meaning: '3.1e-07 (0.00000031)'."""
+    shown = f"{value:.{digits}e}"
+    if int(shown.split("e")[1]) >= -2:
+        return f"{value:.{digits + 2}f}"
+    return f"{shown} ({e_notation_meaning(value).split(' means ')[1]})"
+
+
+def _rounding(profile) -> str:
+    """', float rounding' where a diagonal's spread is tiny next to its values (the maths says 0)."""
+    return ", float rounding" if profile.relative_spread < 1e-4 else ""
+
+
+def _learned_trend(profile) -> str:
+    """What the learned rows' cosine by distance shows, read from the live profile (claims only what it shows)."""
+    keep = profile.offsets >= 1
+    offsets, means = profile.offsets[keep], profile.mean[keep]
+    if offsets.size < 2:
+        return "With this few positions there is no trend by distance to read: type a longer text."
+    near, far, distance = float(means[0]), float(means[-1]), int(offsets[-1])
+    if near > far:
+        return (f"Nobody told the model to make nearby positions alike, yet training did: neighbouring positions average "
+                f"a cosine of {near:.2f}, positions {distance} apart {far:.2f} (1 = the same direction, 0 = unrelated).")
+    return (f"Here neighbouring positions (cosine {near:.2f} on average) are no more alike than positions {distance} "
+            f"apart ({far:.2f}): this table shows no fall of similarity with distance.")
 
 
 def _window(n: int, key: str) -> tuple[int, int]:
@@ -61,7 +88,8 @@ stage_header(
     "Attention compares every token with every other token at once, so on its own it cannot tell "
     "*The cat bit the dog* from *The dog bit the cat*: same tokens, same pairs. Position information "
     "breaks the tie. The article shows the original sinusoidal encoding; real models mostly learn "
-    "their own positions or rotate queries and keys (RoPE). Below: the article's version at your "
+    "their own positions or rotate the queries and keys that attention compares (RoPE; page 4 shows "
+    "what queries and keys are). Below: the article's version at your "
     "text's size, then what the loaded model really does, then an experiment on the real model.",
     shapes,
 )
@@ -97,8 +125,8 @@ sin_profile = offset_profile(dot_products(encoding))
 show_figure(views.offset_figure(sin_profile, title="Sinusoids: dot product by distance", y_title="PE[m]·PE[n]"),
             key="pos_sin_profile", name="sinusoidal-dot-product-by-distance")
 st.caption(f"Numeric check on these {n} positions: along every diagonal (same distance) the dot products "
-           + (f"differ by at most {sin_profile.max_spread:.1e} (of values up to {sin_profile.scale:.0f})"
-              if sin_profile.max_spread > 0 else "are identical")
+           + (f"differ by at most {_decimal(sin_profile.max_spread)}{_rounding(sin_profile)} (on values up to "
+              f"{sin_profile.scale:.0f})" if sin_profile.max_spread > 0 else "are identical")
            + ": they depend only on the distance.")
 
 # -- 2 · the model's own position information ------------------------------------------------------
@@ -130,9 +158,9 @@ if info.position_kind in ("learned", "learned+relative") and trace.embeddings.po
     show_figure(views.offset_figure(learned_profile, title="Learned rows: cosine similarity by distance", y_title="cosine"),
                 key="pos_learned_profile", name="learned-positions-cosine-by-distance")
     st.caption(
-        f"Nobody told the model to make nearby positions alike, yet training did: similarity falls with distance. "
-        f"Unlike the sinusoids it is not a function of distance alone: along one diagonal it varies by up to "
-        f"{learned_profile.max_spread:.2f}."
+        _learned_trend(learned_profile)
+        + f" Unlike the sinusoids it is not a function of distance alone: pairs at the same distance differ in "
+        f"cosine by up to {learned_profile.max_spread:.2f} (on a scale from −1 to 1)."
         + (" This model also adds a learned bias to attention scores by relative distance (MPNet)."
            if info.position_kind == "learned+relative" else "")
     )
@@ -156,7 +184,8 @@ elif info.position_kind == "rope" and trace.embeddings.rotary_angles is not None
                         zmin=-np.pi, zmax=np.pi, hover="position %{y} · pair %{x}: %{z:.3f} rad"),
                 key="pos_rope_angles", name=f"rope-angles-layer{layer_index}")
     if frequencies is not None:
-        st.caption(f"Radians per position step: {frequencies[0]:.3f} for pair 0 down to {frequencies[-1]:.2e} for pair "
+        st.caption(f"Radians per position step (how far each pair turns from one position to the next; 6.28 is a "
+                   f"full turn): {frequencies[0]:.3f} for pair 0 down to {_decimal(frequencies[-1], 2)} for pair "
                    f"{len(frequencies) - 1}.")
     state.clamp_choice("pos_rope_pair", angles.shape[1])
     pair = st.slider("Dimension pair", 0, angles.shape[1] - 1, key="pos_rope_pair") if angles.shape[1] > 1 else 0
@@ -171,8 +200,8 @@ elif info.position_kind == "rope" and trace.embeddings.rotary_angles is not None
             f"Numeric check, layer {layer_index}, head 0: the query of token 0 and the key of token 1, with the model's "
             f"rotation undone, were placed at all {n} × {n} pairs of positions and rotated again. Along every diagonal "
             "(same offset) q·k "
-            + (f"varies by at most {check.profile.max_spread:.1e} (values up to {check.profile.scale:.2f})"
-               if check.profile.max_spread > 0 else "is identical")
+            + (f"varies by at most {_decimal(check.profile.max_spread)}{_rounding(check.profile)} (on values up to "
+               f"{check.profile.scale:.2f})" if check.profile.max_spread > 0 else "is identical")
             + ": with RoPE the score depends only on the offset, as the article says."
         )
 elif info.position_kind == "relative":
@@ -235,9 +264,13 @@ except Exception as error:  # noqa: BLE001 - a page never shows a stack trace
     st.error(f"The experiment failed: {type(error).__name__}: {md_escape(str(error)[:200])}")
 if result is not None:
     cols = st.columns(2)
-    cols[0].metric("cosine similarity, as the model computes it", signed_number(result.cosine, 6))
+    cols[0].metric("cosine similarity, as the model computes it", signed_number(result.cosine, 6),
+                   help="How alike the two embeddings are: 1 = the same direction (the model sees no difference), "
+                        "lower = more different. Six decimals, so that a small gap shows.")
     cols[1].metric("cosine similarity, position information removed", signed_number(result.cosine_without_positions, 6),
-                   delta=signed_number(result.cosine_without_positions - result.cosine, 6, plus=True), delta_color="off")
+                   delta=signed_number(result.cosine_without_positions - result.cosine, 6, plus=True), delta_color="off",
+                   help="The same two texts, embedded with the position information switched off. The small number "
+                        "under it is the change from the cosine with positions.")
     st.markdown(f"Removed: {result.plan.description}.")
     if result.identical_tokens:
         st.caption("The two texts have exactly the same tokens in the same order.")
@@ -246,10 +279,15 @@ if result is not None:
             st.warning(f"Same tokens in another order, but this model still sees order through "
                        f"{result.plan.order_left}. So the two embeddings can still differ.")
         else:
+            decimals = 4 if round(result.cosine, 4) < 1 else 6  # never "1.0000, not 1"
+            with_positions = (
+                f"the two embeddings are different vectors (cosine {result.cosine:.{decimals}f}: "
+                f"{'close to 1, yet ' if result.cosine > 0.9 else ''}not 1, so word order is in the embedding)"
+                if round(result.cosine, 6) < 1 else
+                f"the two embeddings are equal to six decimals (cosine {result.cosine:.6f}): this model barely "
+                "sees the word order here")
             st.success(
-                f"Same tokens, another order. With positions on, the two embeddings are different vectors "
-                f"(cosine {result.cosine:.4f}: {'close to 1, yet ' if result.cosine > 0.9 else ''}not 1, so word order "
-                f"is in the embedding); with positions removed, attention and {result.pooling} pooling "
+                f"Same tokens, another order. With positions on, {with_positions}; with positions removed, attention and {result.pooling} pooling "
                 f"see only which tokens are there, so the two embeddings become identical (cosine "
                 f"{result.cosine_without_positions:.6f}; any gap from 1 is float rounding)."
             )

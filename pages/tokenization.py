@@ -51,7 +51,7 @@ if trace is not None:
     words, pieces = trace.tokens.space_word_count, trace.tokens.word_count
     split_off = f" ({pieces} once the tokenizer splits off punctuation)" if pieces != words else ""
     shapes = (f"{words} words{split_off} → {n} tokens{read} → {n} ids "
-              f"→ the next stage looks up {n} rows: {n} × {info.d_model}")
+              f"→ the next stage looks up {n} rows of {info.d_model} numbers: {n} × {info.d_model}")
 else:
     shapes = None
 stage_header(
@@ -115,11 +115,18 @@ if splits:
     for column, (title, _, _, split, tokenizer) in zip(columns, splits):
         with column:
             st.markdown(f"**{md_escape(title)}**")
+            # Short labels: three tokenizers side by side leave each metric about 90 px at 1400 px wide.
             metrics = st.columns(3)
             metrics[0].metric("words", f"{split.n_words:,}", help="space-separated words, the same count for every tokenizer")
-            metrics[1].metric(f"tokens (+{split.n_special} special)" if split.n_special else "tokens", f"{split.n_tokens:,}",
-                              help=f"tokens for the words; this tokenizer adds {split.n_special} special tokens per text on top")
-            metrics[2].metric("tokens per word", f"{split.tokens_per_word:.2f}")
+            metrics[1].metric("tokens", f"{split.n_tokens:,}",
+                              help="tokens for the words, special tokens not counted"
+                                   + (f": this tokenizer adds {split.n_special} of those to every text on top "
+                                      f"({split.n_tokens + split.n_special:,} in all)" if split.n_special else
+                                      ": this tokenizer adds none"))
+            metrics[2].metric("per word", f"{split.tokens_per_word:.2f}",
+                              help="tokens per word: the tokens for the words divided by the words")
+            if split.n_special:
+                st.caption(f"Tokens for the words; +{split.n_special} special tokens on top.")
             try:
                 shown = tokenize(tokenizer, text, SIDE_CHIP_LIMIT + 8)
                 st.html(chips_with_words_html(shown, limit=SIDE_CHIP_LIMIT, title=title,
@@ -147,8 +154,8 @@ if splits:
                    "(pieces compared without their continuation marks, lower-cased).")
     per_word = ", ".join(f"{split.tokens_per_word:.2f} with {'GPT-2' if short == 'GPT-2' else 'the compared model' if short == 'compared' else 'this model'}"
                          for _, _, short, split, _ in splits)
-    st.caption(f"The article: “a 400-word technical document might produce 600+ tokens” (1.5 per word). Your text: "
-               f"tokens per word: {per_word}.")
+    st.caption(f"The article: “a 400-word technical document might produce 600+ tokens” (1.5 tokens per word). Your "
+               f"text, in tokens per word: {per_word} (1.00 would mean every word is one whole token).")
 
 # -- 3 · the truncation reveal ------------------------------------------------------------------
 st.subheader(f"Where the model stops reading: max_seq_length = {info.max_seq_length:,}")
@@ -158,7 +165,8 @@ if info.tokenizer_max_length and info.tokenizer_max_length != info.max_seq_lengt
                     f"stops at {info.max_seq_length:,}")
 st.markdown(
     f"The model reads a fixed window: {window_note}. Whatever comes after is dropped before the model "
-    "runs, with no error: the vector describes only the beginning. This is the silent failure of RAG chunking."
+    "runs, with no error: the vector describes only the beginning. This is the silent failure of RAG chunking "
+    "(cutting documents into pieces for a search whose results a chatbot then reads)."
 )
 st.caption(f"The article: “most embedding models cap at 512 tokens (BERT) or 128–512 tokens (all-MiniLM-L6-v2)”. "
            f"The loaded model, read from its own files: {info.max_seq_length:,}.")

@@ -102,9 +102,12 @@ def test_tokenization_shows_chips_both_tokenizers_and_the_vocabulary():
     assert 'class="ee-chip ee-special"' in html and "special token (cls_token)" in html
     assert "Ġunh" in html and ">813<" in html  # GPT-2's pieces and ids, side by side
     assert _metric(app, "words") == "4"
-    assert [(m.label, m.value) for m in app.metric if m.label.startswith("tokens") and "per" not in m.label] == [
-        ("tokens (+2 special)", "7"), ("tokens", "6")]
-    assert [m.value for m in app.metric if m.label == "tokens per word"] == ["1.75", "1.50"]
+    # short labels (three tokenizers side by side cut long ones off at 1400 px); the special tokens in help and caption
+    assert [(m.label, m.value) for m in app.metric if m.label == "tokens"] == [("tokens", "7"), ("tokens", "6")]
+    assert [m.proto.help for m in app.metric if m.label == "tokens"][0].endswith("(9 in all)")
+    assert "Tokens for the words; +2 special tokens on top." in [c.value for c in app.caption]
+    assert [m.value for m in app.metric if m.label == "per word"] == ["1.75", "1.50"]
+    assert all(len(m.label) <= 8 for m in app.metric[:6])
     words = app.dataframe[0].value
     row = words[words["word"] == "unhappily"].iloc[0]
     assert row["WordPiece"] == "un · ##ha · ##pp · ##ily" and row["GPT-2 BPE"] == "Ġunh · app · ily"
@@ -176,7 +179,7 @@ def test_embedding_lookup_rows_table_and_nearest_rows(bundled):
     assert _shapes(app) == "9 ids → 9 rows of the 30,522 × 384 table → 9 × 384"
     assert _metric(app, "shape") == "30,522 × 384" and _metric(app, "parameters in this table") == "11,720,448"
     assert _metric(app, "share of the whole model") == f"{30522 * 384 / bundled.info.parameter_count:.1%}"
-    assert "51.2 M" in _texts(app)
+    assert "51.2 million" in _texts(app) and "11.72 million" in _texts(app)
     charts = _charts(app)
     strip = next(spec for key, spec in charts.items() if "emb_strip" in key)
     assert strip["data"][0]["y"][2] == "2: cat · id 4937"
@@ -215,7 +218,7 @@ def test_embedding_lookup_windows_a_long_text():
 # -- 3 · positional encoding -------------------------------------------------------------------------
 
 
-def test_positional_page_sinusoids_learned_table_and_word_order():
+def test_positional_page_sinusoids_learned_table_and_word_order(bundled):
     app = _open(POSITIONAL)
     assert _shapes(app) == "9 positions → 9 × 384 position rows, added to the 9 × 384 token rows → 9 × 384"
     text = _texts(app)
@@ -226,6 +229,13 @@ def test_positional_page_sinusoids_learned_table_and_word_order():
     assert any("the dot products are identical: they depend only on the distance" in c.value for c in app.caption)
     assert "0.0e+00" not in text
     assert "A learned table of 512 × 384" in text and "at most 256 tokens" in text
+    # the trend is read from the live rows: neighbours (offset 1) against the farthest pair (offset 8)
+    from core.analysis.positional import cosine_matrix, offset_profile
+    from core.trace.tracer import trace_text
+
+    profile = offset_profile(cosine_matrix(trace_text(bundled, "The cat sat unhappily").embeddings.position_rows))
+    near, far = (float(profile.mean[profile.offsets == k][0]) for k in (1, 8))
+    assert near > far and f"neighbouring positions average a cosine of {near:.2f}, positions 8 apart {far:.2f}" in text
     assert _metric(app, "cosine similarity, as the model computes it") == "0.990707"
     assert _metric(app, "cosine similarity, position information removed") == "1.000000"
     assert any("become identical" in s.value for s in app.success)

@@ -14,6 +14,7 @@ from core.trace.data import Trace
 
 from .export import show_figure
 from .figures import heatmap
+from .labels import e_notation_meaning
 from .tables import show_table
 
 MAX_HEADS_DRAWN = 4  # lines in the bias-by-offset figure (a table below lists every head)
@@ -84,7 +85,9 @@ def show_relative_buckets(trace: Trace, explorer, *, key: str = "pos_rel") -> No
     shared = " (computed once, in layer 1, and reused by every layer)" if trace.model.position_kind == "relative" else ""
     st.caption(
         f"The learned table has {buckets.num_buckets} rows × {heads} heads{shared}. Looked up here for every pair, it "
-        + ("equals exactly" if difference == 0 else f"matches to within {difference:.1e}")
+        + ("equals exactly" if difference == 0 else
+           f"matches to within {difference:.1e} ({e_notation_meaning(difference).split(' means ')[1]}"
+           + (": float rounding)" if difference < 1e-4 else ")"))
         + " the bias the model added to its attention scores for your text, in every layer."
         if np.isfinite(difference) else
         f"The learned table has {buckets.num_buckets} rows × {heads} heads{shared}."
