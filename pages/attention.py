@@ -27,7 +27,7 @@ from ui import state
 from ui.common import model_caption, stage_header, truncation_notice
 from ui.export import PROJECTOR_ALL_TICKS, show_figure
 from ui.figures import token_heatmap, vector_bar
-from ui.labels import e_notation_meaning, md_escape, unique_labels, visible, zero_unsigned
+from ui.labels import e_notation_meaning, gap_number, md_escape, unique_labels, visible, zero_unsigned
 from ui.tables import show_table
 
 GRID_FULL_MAX = 64        # up to this many tokens the grid of all heads has every cell
@@ -36,12 +36,23 @@ HEAD_VIEW_WINDOW = 40     # tokens per window of the head view
 SEARCH_TOP = 10           # heads listed by the head search
 SEARCH_DRAWN = 3          # of which drawn as maps
 
+
+def _amount(value: float, unit: str) -> str:
+    """One head's number with its unit in words: a share as a percentage of its attention, bits, tokens."""
+    if unit == "share":
+        return f"{value:.0%} of its attention"
+    if unit == "tokens":
+        return f"{value:.2f} tokens away"
+    return f"{value:.2f} {unit}"
+
+
 stage_header(
     "4 · Attention",
     "Attention is where tokens exchange information. In every layer each token's vector is turned into "
     "three smaller vectors per **head**: a **query** (what am I looking for?), a **key** (what do I offer?) "
     "and a **value** (what do I pass on?). A head compares one token's query with every key "
-    "(`q·k / √d_k`), turns the scores of that row into weights that sum to 1 (softmax), and hands on "
+    "(`q·k / √d_k`, d_k being the length of one head's query), turns the scores of that row into "
+    "weights that sum to 1 (softmax), and hands on "
     "the weighted sum of the values. The heads work side by side; their outputs are joined and "
     "projected back to the model's width, then added to the token's vector. Everything below is "
     "read from the model while it processed **your** text.",
@@ -68,8 +79,8 @@ st.info(
     f"**Shapes for your {n} tokens, in each of the {n_layers} layers:** the block's input "
     f"[{n} × {info.d_model}] → Q, K and V, each [{n_heads} heads × {n} × {d_head}] → scores "
     f"Q·Kᵀ/√{d_head}: [{n_heads} × {n} × {n}] → softmax weights, same shape, each row sums to 1 → "
-    f"weights · V: [{n_heads} × {n} × {d_head}] → heads joined [{n} × {n_heads * d_head}] → W_o → "
-    f"[{n} × {info.d_model}], added to the residual stream."
+    f"weights · V: [{n_heads} × {n} × {d_head}] → heads joined [{n} × {n_heads * d_head}] → W_o (the output "
+    f"projection) → [{n} × {info.d_model}], added to the residual stream (the token's running vector, page 5)."
     + (f" (This model shares {info.n_kv_heads} key/value heads among its {n_heads} query heads.)"
        if info.n_kv_heads != n_heads else "")
 )
@@ -157,7 +168,9 @@ with left:
                                         views.block_labels(col_starts, kept_positions)),
                     key="attn_map", name=f"attention-layer{layer_index + 1}-{'average' if average else f'head{head + 1}'}-blocks")
         st.caption(f"{n} tokens: shown as averages over blocks ({small.shape[-2]} × {small.shape[-1]}).")
-    check = f"Every row of the model's weights sums to 1 (largest deviation here: {shown.row_sum_deviation:.1e})."
+    deviation = shown.row_sum_deviation
+    check = ("Every row of the model's weights sums to 1 (largest deviation here: "
+             + (f"{e_notation_meaning(deviation)}, float rounding)." if deviation else "none)."))
     if hide_special:
         check += (f" The hidden columns carried **{hidden_share(probs_shown, special):.0%}** of the weight on "
                   "average, so the rows shown now sum to less than 1.")
@@ -206,8 +219,8 @@ show_figure(views.overview_matrix(metric, selected=(layer_index, head)), config=
             key="attn_overview", name=f"heads-overview-{metric.key}", on_select=callbacks.open_head_from_overview,
             selection_mode="points")
 hi, lo = metric.highest, metric.lowest
-st.caption(f"Highest: layer {hi[0] + 1}, head {hi[1] + 1} ({hi[2]:.2f} {metric.unit}) · lowest: layer "
-           f"{lo[0] + 1}, head {lo[1] + 1} ({lo[2]:.2f} {metric.unit}).")
+st.caption(f"Highest: layer {hi[0] + 1}, head {hi[1] + 1} ({_amount(hi[2], metric.unit)}) · lowest: layer "
+           f"{lo[0] + 1}, head {lo[1] + 1} ({_amount(lo[2], metric.unit)}).")
 
 second_trace = state.compare_trace()  # "Compare with…": the same overview for the second model, same metric
 if second_trace is not None:
@@ -218,9 +231,9 @@ if second_trace is not None:
     show_figure(views.overview_matrix(second_metric, selected=None, clickable=False), config={"displayModeBar": False},
                 key="attn_overview_compared", name=f"heads-overview-{metric.key}-compared")
     s_hi, s_lo = second_metric.highest, second_metric.lowest
-    st.caption(f"Highest: layer {s_hi[0] + 1}, head {s_hi[1] + 1} ({s_hi[2]:.2f} {metric.unit}) · lowest: layer "
-               f"{s_lo[0] + 1}, head {s_lo[1] + 1} ({s_lo[2]:.2f} {metric.unit}). Mean over every head: "
-               f"{metric.mean:.2f} here, {second_metric.mean:.2f} compared.")
+    st.caption(f"Highest: layer {s_hi[0] + 1}, head {s_hi[1] + 1} ({_amount(s_hi[2], metric.unit)}) · lowest: layer "
+               f"{s_lo[0] + 1}, head {s_lo[1] + 1} ({_amount(s_lo[2], metric.unit)}). Mean over every head: "
+               f"{_amount(metric.mean, metric.unit)} here, {_amount(second_metric.mean, metric.unit)} compared.")
 
 # --- head search ----------------------------------------------------------------------------
 st.subheader("Which head links one token to another?")
@@ -352,15 +365,19 @@ show_figure(views.weighted_sum_bars(worked), key="attn_sum",
             name=f"weighted-sum-layer{layer_index + 1}-head{head + 1}-token{query_index}")
 model = state.current_model()
 m1, m2, m3 = st.columns(3)
-m1.metric("weights: largest difference to the model's", f"{worked.weights_max_error:.1e}")
-m2.metric("weighted sum: largest difference to the model's", f"{worked.sum_max_error:.1e}")
-if model is not None:
-    m3.metric("all heads joined → W_o vs. the attention output", f"{output_projection_check(model, layer):.1e}")
+output_gap = output_projection_check(model, layer) if model is not None else None
+m1.metric("weights: largest difference to the model's", gap_number(worked.weights_max_error))
+m2.metric("weighted sum: largest difference to the model's", gap_number(worked.sum_max_error))
+if output_gap is not None:
+    m3.metric("all heads joined → W_o vs. the attention output", gap_number(output_gap))
+gaps = [worked.weights_max_error, worked.sum_max_error] + ([output_gap] if output_gap is not None else [])
 st.caption(f"The weights sum to {worked.weights_total:.6f}. Recomputed here from the traced q, K and V, they "
            "match what the model used to within float32 rounding; joining all heads and applying the model's own "
-           "output projection W_o gives exactly the attention output it added to the residual stream. "
-           f"(The three numbers are the largest gaps: {e_notation_meaning(max(worked.weights_max_error, worked.sum_max_error))}, "
-           "the same numbers computed in another order.)")
+           "output projection W_o gives "
+           + ("exactly the attention output it added to the residual stream. " if output_gap == 0 else
+              "the attention output it added to the residual stream. ")
+           + f"(The {len(gaps)} numbers above are the largest gaps found: {e_notation_meaning(max(gaps))}"
+           + (", the same numbers computed in another order.)" if max(gaps) else ".)"))
 
 # --- queries and keys in one picture ---------------------------------------------------------
 st.subheader("Queries and keys in one picture")
@@ -380,13 +397,14 @@ st.caption(
     f"the queries' centre, and queries scaled by {projection.scale_factor:.2f} and keys by "
     f"1/{projection.scale_factor:.2f}: neither move changes any attention weight (softmax ignores a constant "
     "added to a whole row), but without them the picture would mostly show the gap between the two clouds. "
-    f"The two axes hold {projection.explained_total:.0%} of the spread of the {d_head}-dimensional vectors."
+    f"The two axes hold {projection.explained_total:.0%} of the spread of the {d_head}-dimensional vectors; the rest "
+    "lies in directions a flat picture cannot show, so closeness here is a rough guide, not the exact score."
 )
 neighbours = by_key["neighbours"].values
 positional, contentish = suggested_heads(metrics)
 b1, b2 = st.columns(2)
 b1.button(f"Open the most positional head (layer {positional[0] + 1}, head {positional[1] + 1}: "
-          f"{neighbours[positional]:.0%} on the neighbours)", key="attn_go_positional",
+          f"{neighbours[positional]:.0%} of its attention on the neighbours)", key="attn_go_positional",
           on_click=callbacks.set_values, args=({"attn_layer": positional[0], "attn_head": positional[1]},))
 b2.button(f"Open a content head (layer {contentish[0] + 1}, head {contentish[1] + 1})", key="attn_go_content",
           help="The head that puts the least weight on its neighbours and on the special tokens.",

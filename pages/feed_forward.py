@@ -31,6 +31,22 @@ HEATMAP_NEURONS = 40
 TOP_K = 12
 EPS_CHOICES = [0.001, 0.01, 0.05, 0.1, 0.25]
 
+
+def _quiet_reading(activations, share: float, eps: float, gelu: bool) -> str:
+    """What the near-zero share says, from the live numbers: 'most neurons stay quiet' only where they do."""
+    if share >= 0.5:
+        return "Most neurons stay (nearly) silent for a given token; a few fire."
+    wider = next(((value, near_zero_share(activations, value)) for value in EPS_CHOICES
+                  if value > eps and near_zero_share(activations, value) >= 0.5), None)
+    if wider is None:
+        return ("That is fewer than half, even at the widest threshold: in this layer many neurons respond to "
+                "each token.")
+    why = (" Many of the others are small values just outside it: GELU's 'off' side dips to about −0.17, not to 0."
+           if gelu else "")
+    return (f"That is fewer than half.{why} Within ±{wider[0]:g}, **{wider[1]:.0%}** are near zero: most "
+            "neurons stay quiet for a given token, and a few fire strongly.")
+
+
 stage_header(
     "5 · Feed-forward network",
     "After attention has mixed information between tokens, every token's vector goes through a small "
@@ -136,8 +152,8 @@ if cap.clipped:
 shares = near_zero_by_layer(trace, eps)
 share = near_zero_share(acts, eps)
 st.markdown(f"**Near zero after the non-linearity**: in layer {layer_index + 1}, **{share:.0%}** of the "
-            f"{acts.size:,} activations ({n} tokens × {shape.d_ff:,} neurons) are within ±{eps:g}. Most neurons "
-            "stay (nearly) silent for a given token; a few fire.")
+            f"{acts.size:,} activations ({n} tokens × {shape.d_ff:,} neurons) are within ±{eps:g}. "
+            + _quiet_reading(acts, share, eps, shape.activation.lower().startswith("gelu") and not shape.gated))
 h1, h2 = st.columns(2)
 with h1:
     st.caption("Share near zero, per layer")
@@ -190,7 +206,10 @@ with t2:
     )
 show_figure(views.neuron_over_tokens(acts[:, neuron], tokens.tokens, highlight=tok_ids[:3]), key="ffn_neuron_tokens",
             name=f"ffn-neuron{neuron}-layer{layer_index + 1}")
-st.caption(f"Neuron n{neuron} of layer {layer_index + 1} on every token of your text (its three strongest in orange).")
+firing = int((acts[:, neuron] > eps).sum())
+st.caption(f"Neuron n{neuron} of layer {layer_index + 1} on every token of your text (its three strongest in orange): "
+           f"{firing} of the {n} tokens {'fires' if firing == 1 else 'fire'} it above {eps:g}, the 'near zero' "
+           "threshold set above.")
 
 # --- the residual stream ---------------------------------------------------------------------
 st.subheader("The residual stream")
@@ -207,7 +226,7 @@ else:
         "Each sub-layer adds its output to the token's vector and then a **LayerNorm** rescales the sum: "
         "x ← norm(x + attention(x)), then x ← norm(x + FFN(x)). Because of that norm (post-norm, as in BERT) "
         "the length cannot grow from layer to layer: each norm resets it to a size set by its own learned "
-        f"weights (here between {stream.norm_range[0]:.1f} and {stream.norm_range[1]:.1f}); what the "
+        f"weights (here lengths between {stream.norm_range[0]:.1f} and {stream.norm_range[1]:.1f}); what the "
         "sub-layers change is mostly the vector's direction."
     )
 content = [i for i in range(n) if not tokens.special_mask[i]] or list(range(n))

@@ -275,6 +275,10 @@ def test_ffn_page_shows_the_expansion_and_the_models_activations(bundled):
     share = float((np.abs(acts) < 0.05).mean())
     assert f"**{share:.0%}**" in all_text(app)
     np.testing.assert_allclose(chart(app, "ffn_zero_bars")["data"][0]["y"][0], share, atol=1e-4)
+    # the wording follows the number: "most neurons" only at a threshold where most of them are near zero
+    wide = float((np.abs(acts) < 0.25).mean())
+    assert share < 0.5 < wide and "Most neurons stay" not in all_text(app)
+    assert "That is fewer than half." in all_text(app) and f"Within ±0.25, **{wide:.0%}** are near zero" in all_text(app)
 
 
 def test_token_top_neurons_and_neuron_top_tokens(bundled):
