@@ -68,7 +68,8 @@ positives = tuple(p for _, p in rows)
 labels = [f"{i + 1}" for i in range(len(rows))]
 
 temperature = st.slider("Temperature τ", 0.01, 1.0, 0.05, 0.01, key="con_temperature",
-                        help="all-MiniLM-L6-v2 was trained with scale 20, i.e. τ = 0.05. Lower τ sharpens the softmax.")
+                        help="all-MiniLM-L6-v2, for one, was trained with scale 20, i.e. τ = 0.05. Lower τ sharpens "
+                             "the softmax.")
 try:
     a, b = batch_vectors(model_id, device, "trained", anchors, positives)
 except ExplorerError as error:
@@ -77,9 +78,13 @@ except ExplorerError as error:
 result = info_nce(a, b, temperature)
 
 c1, c2, c3 = st.columns(3)
-c1.metric("InfoNCE loss (mean over rows)", f"{result.loss:.4f}")
+c1.metric("InfoNCE loss (mean over rows)", f"{result.loss:.4f}",
+          help="0 = every anchor picks its own positive with certainty; the chance level (right) = guessing among "
+               "the batch's positives. Lower is better.")
 c2.metric("rows whose best match is their own positive", f"{result.accuracy:.0%}")
-c3.metric("chance-level loss ln(B)", f"{chance_level_loss(len(rows)):.3f}")
+c3.metric(f"chance-level loss ln({len(rows)})", f"{chance_level_loss(len(rows)):.3f}",
+          help=f"The loss of a model that spreads each row evenly over the {len(rows)} positives of the batch (B = "
+               f"{len(rows)} pairs).")
 left, right = st.columns(2)
 show_figure(heatmap(result.logits, x_labels=labels, y_labels=labels, colorscale="Viridis", zmid=None,
                     title=f"cosine / τ  (τ = {temperature:g})", x_title="positive", y_title="anchor",
@@ -96,8 +101,10 @@ show_table(pd.DataFrame({"#": labels, "anchor": [visible(x, False) for x in anch
 
 st.subheader("Why raw weights make poor sentence embeddings")
 st.markdown("The same batch scored by a model of the **same architecture** with random, untrained weights (built offline from "
-            "the config). Architecture alone gives no useful geometry: the training signal does. (An MLM-only BERT sits in "
-            "between; load bert-base-uncased in the sidebar where it is available to compare.)")
+            "the config): what the architecture gives on its own, against what training added. (An MLM-only BERT, trained "
+            "only to fill in masked words, sits in between; load bert-base-uncased in the sidebar's model list, where "
+            "it is available, to compare" + (", after leaving presentation mode" if st.session_state.get("present") else "")
+            + ".)")
 ua, ub = batch_vectors(model_id, device, "untrained", anchors, positives)
 raw = info_nce(ua, ub, temperature)
 compare = pd.DataFrame({
@@ -108,6 +115,16 @@ compare = pd.DataFrame({
     "mean cos off the diagonal": [zero_unsigned(round(off_diagonal_mean(result.similarity), 4)), round(off_diagonal_mean(raw.similarity), 4)],
 })
 show_table(compare, hide_index=True, width="stretch")
+trained_gap = diagonal_mean(result.similarity) - off_diagonal_mean(result.similarity)
+raw_gap = diagonal_mean(raw.similarity) - off_diagonal_mean(raw.similarity)
+st.caption(
+    f"Read the gap between the two cosine columns, not the cosines alone: matching pairs against the rest, "
+    f"{trained_gap:.2f} for the trained model and {raw_gap:.2f} for random weights. "
+    + (f"Random weights put every sentence close to every other (cosine {off_diagonal_mean(raw.similarity):.2f} "
+       "for pairs that do not belong together), so a right partner barely stands out. "
+       if raw_gap < trained_gap / 2 and off_diagonal_mean(raw.similarity) > 0.5 else "")
+    + f"Chance would rank the right positive first in {1 / len(rows):.0%} of the rows."
+)
 
 st.subheader("Train it: a few real steps, live")
 step_cap = min(MAX_STEPS, host_settings().max_training_steps)  # the host may set a lower cap for a class

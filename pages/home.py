@@ -59,9 +59,10 @@ if trace is not None:
         [
             ("1 · Tokenization", f"{tokens.space_word_count} words → {n} tokens", f"[{n}] token strings"),
             ("  token ids", f"{n} ids from a vocabulary of {info.vocab_size:,}", f"[{n}] integers"),
-            ("2 · Embedding lookup", f"row id of the {info.vocab_size:,} × {d} table", f"[{n} × {d}]"),
+            ("2 · Embedding lookup", f"each id picks its row of the {info.vocab_size:,} × {d} table", f"[{n} × {d}]"),
             ("3 · Position information", position_scheme(info.position_kind, short=True), f"[{n} × {d}]"),
-            ("4 · Self-attention", f"{info.n_layers} layers × {info.n_heads} heads, each a {n} × {n} map", f"[{info.n_heads} × {n} × {info.d_head}] per Q/K/V"),
+            ("4 · Self-attention", f"{info.n_layers} layers × {info.n_heads} heads, each a {n} × {n} map",
+             f"[{info.n_heads} × {n} × {info.d_head}] per query/key/value"),
             ("5 · Feed-forward", f"{d} → {info.d_ff} → {d} per token", f"[{n} × {info.d_ff}] inside"),
             ("6 · Pooling", f"{pooled_name} over {n} token vectors" + (", then L2-normalised" if info.normalizes and not info.dense_layers else ""), f"[{d}]"),
             *[(f"  {stage.name}", "a learned linear layer on the sentence vector" if stage.name.startswith("Dense")
@@ -75,7 +76,10 @@ if trace is not None:
     vector = trace.native_embedding
     cols = st.columns(3)
     cols[0].metric("dimensions", f"{vector.size}")
-    cols[1].metric("L2 norm", f"{l2_norm(vector):.4f}")
+    cols[1].metric("L2 norm", f"{l2_norm(vector):.4f}",
+                   help="The vector's length: this model scales its vectors to length 1 (normalises them), so only "
+                        "the direction counts."
+                   if info.normalizes else "The vector's length (this model does not scale its vectors to length 1).")
     cols[2].metric("pooling", pooled_name + (f" + {len(info.dense_layers)} Dense" if info.dense_layers else "")
                    + (" + normalise" if info.normalizes else ""))
     show_figure(vector_bar(vector), key="home_embedding", name="final-embedding")

@@ -12,7 +12,7 @@ from core.analysis.vector_stats import max_abs_difference
 from ui import state
 from ui.common import model_caption, stage_header, truncation_notice
 from ui.export import show_figure
-from ui.labels import e_notation_meaning, md_escape, signed_number
+from ui.labels import e_notation_meaning, gap_number, md_escape, signed_number
 from ui.page_list import stage_pages
 from ui.pipeline_state import reference_encode
 from ui.pipeline_views import stage_diagram
@@ -71,10 +71,12 @@ else:
                 st.caption(f"sentence-transformers could not load this model for the check ({type(error).__name__}).")
     cols = st.columns(len(comparisons))
     for column, (name, vector) in zip(cols, comparisons.items()):
-        column.metric(f"largest |difference| vs {name}", f"{max_abs_difference(rebuilt.embedding, vector):.2e}")
+        column.metric(f"largest |difference| vs {name}", gap_number(max_abs_difference(rebuilt.embedding, vector), 2))
     largest = max(max_abs_difference(rebuilt.embedding, vector) for vector in comparisons.values())
-    st.caption(f"Differences around 1e-7 are float32 rounding: the same numbers, computed in a different order "
-               f"({e_notation_meaning(largest)}).")
+    st.caption(f"Differences around 1e-7 (0.0000001) are float32 rounding: the same numbers, computed in a different "
+               f"order. Here: {e_notation_meaning(largest)}." if largest < 1e-5 else
+               f"The largest difference, {e_notation_meaning(largest)}, is more than float32 rounding (around 1e-7, "
+               "0.0000001): the two computations took different paths on this device.")
 
 st.subheader("A pair, end to end")
 other = st.text_input("Compare your text with", value="A feline rested on the rug", key="pipe_other", max_chars=2000)
@@ -86,10 +88,13 @@ else:
     truncation_notice(second, whose="The text to compare with")
     pair_cosine = cosine(trace.native_embedding, second.native_embedding)
     reading = ("nearly the same meaning" if pair_cosine > 0.8 else "closely related" if pair_cosine > 0.55 else
-               "somewhat related" if pair_cosine > 0.3 else "mostly unrelated")
-    st.metric("cosine similarity", signed_number(pair_cosine, 4))
+               "somewhat related" if pair_cosine > 0.3 else "mostly unrelated")  # the rough bands, said on the page
+    st.metric("cosine similarity", signed_number(pair_cosine, 4),
+              help="How alike the two embeddings' directions are: 1 = the same, 0 = unrelated, −1 = opposite.")
     if info.similarity_fn_name != "cosine":  # what this model's own pipeline compares with
         st.metric(f"this model's own similarity ({SIMILARITY_LABELS[info.similarity_fn_name]})",
                   signed_number(similarity(trace.native_embedding, second.native_embedding, info.similarity_fn_name), 4))
-    st.markdown(f"For {md_escape(info.model_id)} this reads as **{reading}**: scores are relative; what matters for search "
-                "is the ranking against other candidates, not the absolute number.")
+    st.markdown(f"On a rough scale for sentence models (above 0.8 nearly the same meaning, 0.55–0.8 closely related, "
+                f"0.3–0.55 somewhat related, below that mostly unrelated) this pair reads as **{reading}**. The bands "
+                f"are a rule of thumb, not {md_escape(info.model_id)}'s own: scores are relative, and what matters for "
+                "search is the ranking against other candidates, not the absolute number.")

@@ -17,7 +17,7 @@ from ui.tables import show_table
 from ui.common import model_caption, stage_header, truncation_notice, window_caption, window_warning
 from ui.export import show_figure
 from ui.figures import heatmap, matrix_grid, token_heatmap
-from ui.labels import e_notation_meaning, md_escape, signed_number, text_label, unique_labels, visible, zero_unsigned
+from ui.labels import e_notation_meaning, gap_number, md_escape, signed_number, text_label, unique_labels, visible, zero_unsigned
 from ui.pooling_views import max_wins_bar, sts_bars, sts_scatter
 from ui.pooling_state import (
     EXAMPLE_SETS, MAX_SENTENCES, STS_FILES, embed_set, idf_for, read_lines, sentence_budgets, sts_result, sts_sentences,
@@ -148,7 +148,9 @@ with tab_compare:
         }
     )
     show_table(table, hide_index=True, width="stretch")
-    st.caption(f"IDF weights from {corpus_label}.")
+    st.caption(f"The last column compares each pooled vector's direction with the {POOLING_LABELS.get(native, native)} "
+               "one: 1 = the same direction, lower = a different vector. The L2 norm is a vector's length before it "
+               f"is scaled to 1. IDF weights from {corpus_label}.")
 
     st.subheader("Max pooling, laid open")
     wins = compared.max_wins
@@ -159,7 +161,8 @@ with tab_compare:
     )
     show_figure(max_wins_bar(trace.tokens.tokens, wins), key="pool_max_wins", name="max-pooling-wins")
     top = compared.top_winner
-    st.caption(f"Most dimensions won by “{md_escape(trace.tokens.tokens[top])}” (position {top}): {int(wins[top])} of {d}.")
+    st.caption(f"Most dimensions won by “{md_escape(trace.tokens.tokens[top])}” (position {top}): {int(wins[top])} of {d}, "
+               f"against {d / T:.0f} each if the {T} tokens shared the dimensions evenly.")
 
     st.subheader("L2 normalisation")
     check = compared.normalisation
@@ -167,7 +170,7 @@ with tab_compare:
     cols = st.columns(3)
     cols[0].metric(f"norm of the {POOLING_LABELS.get(norm_name, norm_name)} vector", f"{check.norm:.4f}")
     cols[1].metric("norm after normalising", f"{check.unit_norm:.4f}")
-    cols[2].metric("cosine − dot product after normalising", f"{check.difference:.1e}")
+    cols[2].metric("cosine − dot product after normalising", gap_number(check.difference))
     st.caption(
         f"Check on this text: cosine({POOLING_LABELS.get(norm_name, norm_name)}, {POOLING_LABELS.get(check.other)}) "
         f"= {check.cosine:.6f}; their dot product after normalising = {check.dot:.6f} (the difference: "
@@ -237,7 +240,7 @@ with tab_similarity:
                          "cosine (compared)": round(b, 4), "rank (compared)": rank_b}
                         for i, j, a, b, rank_a, rank_b in both.most_moved(8)]), hide_index=True, width="stretch")
 
-        st.subheader("Why are these two similar?")
+        st.subheader("Why are these two similar, or not?")
         st.markdown("The cosine score splits exactly into token pairs: for mean pooling each pair (i, j) contributes "
                     "h_i · h_j / (T_a T_b |a| |b|); for max pooling each dimension belongs to the token that won it in each "
                     "sentence. The heatmap below adds up to the score.")
@@ -284,24 +287,29 @@ with tab_similarity:
             columns=["token in A", "token in B", "share of the score"],
         )
         show_table(pairs, hide_index=True, width="stretch")
+        st.caption(f"Each share is one token pair's part of the cosine: all {split.contributions.size:,} shares add up to "
+                   f"{signed_number(split.total, 4)}. The table lists the largest.")
 
         st.subheader("The article's example, computed live")
         article = [line for line in read_lines(EXAMPLE_SETS["The article's example"]).splitlines()]
         article_vectors = embed_set(st.session_state[state.MODEL_KEY], st.session_state[state.DEVICE_KEY], tuple(article),
                                     (native if native in names else "mean",), idf)
         vec = article_vectors[native if native in names else "mean"]
+        feline, python = cosine(vec[0], vec[1]), cosine(vec[0], vec[2])
         show_table(
             pd.DataFrame(
                 {
                     "pair": ["cat ↔ feline", "cat ↔ Python"],
                     "the article says": ["~0.81", "~0.12"],
-                    f"{info.model_id} gives": [f"{cosine(vec[0], vec[1]):.3f}", f"{cosine(vec[0], vec[2]):.3f}"],
+                    f"{info.model_id} gives": [f"{feline:.3f}", f"{python:.3f}"],
                 }
             ),
             hide_index=True, width="stretch",
         )
-        st.caption("The article's numbers are illustrations; the ones on the right are this model's real cosines. "
-                   "The ranking (feline far above Python) is what matters for retrieval.")
+        ranking_words = ("feline far above Python" if feline - python > 0.25 else "feline above Python" if feline > python
+                         else "here Python at or above feline: this model gets the article's pair wrong")
+        st.caption("The article's numbers are illustrations; the ones on the right are this model's real cosines, so they "
+                   f"need not match. The ranking ({ranking_words}) is what matters for retrieval.")
 
 # ---------------------------------------------------------------- STS benchmark
 with tab_sts:

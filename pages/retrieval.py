@@ -12,7 +12,7 @@ from core.retrieval.search import rank
 from core.retrieval.teach import MAX_TEACH_STEPS
 from core.text.datasets import read_table, vectors_from_column
 from ui import retrieval_state as rs
-from ui import callbacks, state
+from ui import callbacks, classroom, state
 from ui.hosting import host_settings
 from ui.common import stage_header, window_warning
 from ui.export import show_figure
@@ -317,7 +317,8 @@ if second is not None:
     show_table(ranking_table(second.ranking, second_rows), slot=second_slot, hide_index=True, width="stretch",
                           key="rt_ranking_compared", height=35 * (len(second_rows) + 1) + 3, column_config=RANKING_COLUMNS)
 st.caption(f"Scores: {md_escape(ranking.similarity)} of the query's vector and each passage's ({md_escape(info.model_id)}'s "
-           f"own similarity and {md_escape(index.native_pooling)} pooling), 5 decimals."
+           f"own similarity and {md_escape(index.native_pooling)} pooling), 5 decimals"
+           + (" (1 = pointing the same way, 0 = unrelated)." if ranking.similarity == "cosine" else ".")
            + (" A passage scores as its best chunk." if mode == "chunks" else "")
            + (f" The expected passage ranks {expected_rank:,}: its row is added below the top {k}." if expected not in listed else ""))
 
@@ -399,7 +400,8 @@ chosen_open = o1.selectbox("Open a text in the stage pages", open_choices, key="
                            f"{passage_label(p, passages[p], 60)} (rank {ranking.rank_of(p)})")
 o2.button("Open in the stage pages", key="rt_open", on_click=rs.open_in_stages,
           args=(query if chosen_open < 0 else passages[chosen_open],),
-          help="Makes it the sidebar's text and opens the overview: every stage of the model, for this text.")
+          help=f"Makes it the text in {classroom.text_box_place()} and opens the overview: every stage of the model, "
+               "for this text.")
 
 # ---------------------------------------------------------------- why this rank
 st.header("Why this rank")
@@ -483,8 +485,8 @@ if report is not None and report.items:
         st.caption(f"None of these edits moves {passage_name(expected)} from rank {expected_rank:,}: the left panel is "
                    "empty; the score bars show how much each edit changes its score.")
 if report is not None and any(is_hamming(item) for item in report.items):
-    st.caption("Binary vectors rank by −Hamming distance of the sign bits, not by a similarity: their score is in the "
-               "table, not among the score bars.")
+    st.caption("Binary vectors rank by −Hamming distance of the sign bits (minus how many of the vectors' signs "
+               "differ), not by a similarity: their score is in the table, not among the score bars.")
 for note in report.notes if report is not None else ():
     st.caption(md_escape(note))
 words_request = (key, query, query_prompt, expected)

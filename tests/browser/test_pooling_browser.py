@@ -19,7 +19,7 @@ def test_pooling_page(page, tmp_path):
     assert sum(int(row[3]) for row in rows[1:]) == 384  # every dimension is won by one token
 
     page.get_by_role("tab", name="Similarity, explained").click()
-    page.wait_for_selector("text=Why are these two similar?")
+    page.wait_for_selector("text=Why are these two similar, or not?")
     box = page.locator('textarea[aria-label="Sentences, one per line"]')
     box.fill("A dog runs in the park\nA puppy is playing outside\n<b>Tax law</b> is complicated")
     box.press("Control+Enter")
