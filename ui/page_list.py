@@ -34,8 +34,9 @@ PAGES: tuple[PageEntry, ...] = (
                              "token chips and at the table of shapes: one row per stage."),
     PageEntry("Stages", "pages/tokenization.py", "1 · Tokenization", ":material/content_cut:", "Tokenization",
               "1 · Tokenization", "Text is cut into sub-word tokens, each with an id. Look for ## pieces.",
-              "Say: the model never sees letters. Point at a word cut into ## pieces, then at GPT-2's split of the same "
-              "text beside it. Click *Load a long example document* to show where the model stops reading."),
+              "Say: the model never sees letters. Point at a word cut into ## pieces (none? add a rare word such as "
+              "*unhappily*), then at GPT-2's split of the same text beside it. Click *Load a long example document* "
+              "to show where the model stops reading."),
     PageEntry("Stages", "pages/embedding_lookup.py", "2 · Embedding lookup", ":material/menu_book:", "Lookup",
               "2 · Embedding lookup", "Each id picks one row of a big table: no computation yet.",
               "Say: each id is a row number in a table learned in training. Show the table's size, then pick a token "
@@ -46,27 +47,32 @@ PAGES: tuple[PageEntry, ...] = (
               "experiment: with positions switched off the two embeddings become equal."),
     PageEntry("Stages", "pages/attention.py", "4 · Attention", ":material/visibility:", "Attention",
               "4 · Attention", "Every token looks at every other; each head looks for something different.",
-              "Type *The animal did not cross the street because it was too tired*. In *Which head links one token to "
-              "another?* type *it → animal* and open the top head. Then show the overview: each square is one head."),
+              "Type *The animal did not cross the street because it was too tired* into *Your text*. In "
+              "*Which head links one token to another?* type *it → animal* and open the top head. Then show the "
+              "overview: each square is one head."),
     PageEntry("Stages", "pages/feed_forward.py", "5 · Feed-forward", ":material/hub:", "Feed-forward",
-              "5 · Feed-forward", "Each token alone goes through a wide MLP: most of the parameters live here.",
-              "Say: each token goes through the same small network on its own, four times wider inside. Point at the "
-              "share of near-zero activations: most neurons stay silent for a given token."),
+              "5 · Feed-forward", "Each token alone goes through a wide two-layer network; the page shows what share of the "
+              "model's weights it holds.",
+              "Say: each token goes through the same small network on its own, several times wider inside (the "
+              "*expansion* number). Point at the share of near-zero activations, and at the sentence under it that "
+              "says at which threshold most neurons count as quiet: for a given token only a few fire strongly."),
     PageEntry("Stages", "pages/pooling.py", "6 · Pooling and similarity", ":material/join:", "Pooling",
               "6 · Pooling", "Many token vectors become one sentence vector; the choice matters.",
-              "Say: search needs one vector per text. Open *Similarity, explained*: the cat/feline pair scores far "
-              "above cat/Python. Pick two sentences and show which token pairs made the score."),
+              "Say: search needs one vector per text. Open *Similarity, explained*: let the class guess whether "
+              "cat/feline or cat/Python scores higher, then show the model's cosines. Pick two sentences and show "
+              "which token pairs made the score."),
     PageEntry("Explore", "pages/pipeline.py", "All together: end to end", ":material/route:",
               tour_title="All together",
-              tour_note="The whole pipeline rebuilt by hand equals encode() to the last digit.",
+              tour_note="The whole pipeline rebuilt by hand matches encode() up to float rounding.",
               teacher_script="Point at the diagram: the six stages with this text's shapes. Click *Check against "
-                             "SentenceTransformer.encode*: the hand-built vector equals the library's."),
+                             "SentenceTransformer.encode*: the hand-built vector matches the library's; read out the "
+                             "gap and the line under it that spells it as a decimal."),
     PageEntry("Explore", "pages/projections.py", "Projections", ":material/scatter_plot:",
               tour_title="Projections",
               tour_note="Many sentences as points: topics form clusters. Look for a sentence that lands in the wrong one.",
-              teacher_script="Say: 384 numbers cannot be drawn, so we squeeze them to 2. Point at the topic clusters, "
-                             "hover a point to read its sentence, then open the *bank* view: one word, two meanings, "
-                             "two places."),
+              teacher_script="Say: a vector of hundreds of numbers cannot be drawn, so we squeeze it to 2. "
+                             "Point at the topic clusters, hover a point to read its sentence, then open the *bank* "
+                             "view: one word, two meanings, two places."),
     PageEntry("Explore", "pages/contrastive.py", "Training: contrastive learning", ":material/model_training:",
               tour_title="Training",
               tour_note="How the model learned this: pull matching pairs together, push the rest apart.",
