@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from core.analysis.ffn_stats import (
+    tokens_firing,
     activation_histogram,
     ffn_shape,
     lowest_activation,
@@ -206,7 +207,7 @@ with t2:
     )
 show_figure(views.neuron_over_tokens(acts[:, neuron], tokens.tokens, highlight=tok_ids[:3]), key="ffn_neuron_tokens",
             name=f"ffn-neuron{neuron}-layer{layer_index + 1}")
-firing = int((acts[:, neuron] > eps).sum())
+firing = tokens_firing(acts, neuron, eps)
 st.caption(f"Neuron n{neuron} of layer {layer_index + 1} on every token of your text (its three strongest in orange): "
            f"{firing} of the {n} tokens {'fires' if firing == 1 else 'fire'} it above {eps:g}, the 'near zero' "
            "threshold set above.")

@@ -102,6 +102,11 @@ def top_tokens_of_neuron(activations: np.ndarray, neuron: int, count: int) -> tu
     return order, column[order].astype(np.float64)
 
 
+def tokens_firing(activations: np.ndarray, neuron: int, eps: float) -> int:
+    """How many tokens drive one neuron above ``eps`` (activations [tokens, neurons])."""
+    return int((np.asarray(activations)[:, neuron] > eps).sum())
+
+
 def lowest_activation(activations: np.ndarray) -> float:
     """The most negative activation of a layer (GELU lets small negatives through; ReLU cuts them to 0)."""
     return float(np.min(activations)) if np.size(activations) else 0.0
