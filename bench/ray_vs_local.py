@@ -52,7 +52,7 @@ def run(command: list[str]) -> float:
     seconds = time.perf_counter() - start
     if result.returncode != 0:
         raise SystemExit(f"failed ({result.returncode}): {' '.join(command)}\n{result.stderr[-3000:]}")
-    print("   ", result.stdout.strip().splitlines()[-1])
+    print(f"    {seconds:.1f} s, load average {os.getloadavg()[0]:.2f}: {result.stdout.strip().splitlines()[-1]}")
     return seconds
 
 
