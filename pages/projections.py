@@ -17,7 +17,7 @@ from ui.common import stage_header, window_caption, window_warning
 from ui.export import show_figure
 from ui.hosting import host_settings, model_access
 from ui.labels import md_escape, visible, zero_unsigned
-from ui.projection_views import COMPARE_VIEWS, compared_projection, projection_scatter, token_scatter
+from ui.projection_views import COMPARE_VIEWS, compared_projection, drawn_sample, projection_scatter, token_scatter
 from ui.projection_state import (
     EXAMPLE_SETS, MAX_EMBED, MAX_TYPED, budgets, embeddings, example_frame, map_table, neighbour_comparison, projection,
     scaled_projection, server_embedding,
@@ -463,8 +463,12 @@ if alignment is None and int(dims) == 2 and len(points) > LARGE_MAP:
                    legend_title=colour, key="proj_large")
     token_section()
     st.stop()
+drawn_rows = None   # every point; a 3-D scatter of more than LARGE_MAP draws a seeded sample of them
+if alignment is None and len(points) > LARGE_MAP:
+    drawn_rows = drawn_sample(len(points), LARGE_MAP)
+    map_title += f" · {LARGE_MAP:,} of them drawn"
 if alignment is None:
-    figure = projection_scatter(points, groups, texts, dims=dims, legend_title=colour, title=map_title)
+    figure = projection_scatter(points, groups, texts, dims=dims, legend_title=colour, title=map_title, rows=drawn_rows)
     figure_name = f"projection-{method}-{dims}d" + ("" if layer is None else f"-layer{layer}")
 else:
     names = (text_label(info.model_id, 50) + ("" if layer is None else f" · layer {layer}"),
@@ -473,6 +477,11 @@ else:
                                  title=map_title, names=names, view=compare_view)
     figure_name = f"projection-{method}-{dims}d-two-models"
 event = show_figure(figure, key="proj_plot", name=figure_name, on_select="rerun", selection_mode="points")
+if drawn_rows is not None:
+    st.caption(f"A 3-D scatter stays smooth in a browser up to about {LARGE_MAP:,} points, so this one draws a uniform "
+               f"sample of {LARGE_MAP:,} of the {len(points):,} (the same on every rerun). The projection itself is of "
+               "every point, and neighbours below are searched among all of them. Choose 2-D to draw every point, "
+               "with density.")
 if alignment is not None:
     st.caption(
         f"Each model's own {method.upper()} of its own vectors, with the same settings; the compared model's map is "
@@ -492,7 +501,7 @@ try:
 except (AttributeError, KeyError, TypeError, ValueError):
     selected = None
 if selected is None:
-    selected = st.selectbox("Or choose a sentence", range(n), format_func=lambda i: f"{i + 1}. {visible(texts[i], show_spaces=False)[:90]}",
+    selected = st.selectbox("Or choose a sentence", range(n) if drawn_rows is None else drawn_rows.tolist(), format_func=lambda i: f"{i + 1}. {visible(texts[i], show_spaces=False)[:90]}",
                             key="proj_pick")
 st.subheader("Nearest neighbours (cosine, in the full vector space)")
 st.markdown(f"**{md_escape(texts[selected][:200])}**")

@@ -120,3 +120,30 @@ def test_vectors_embedded_on_the_server_are_projected_and_visitors_are_not_offer
     monkeypatch.setenv("EXPLORER_HOSTED", "1")
     visitor = open_page(PAGE)
     assert "Embedded on this server" not in visitor.radio(key="proj_source").options
+
+
+def test_a_3d_map_of_more_than_20000_vectors_draws_a_sample_and_searches_all(tmp_path):
+    from core.embed.embed_output import write_embedding_output
+
+    n = 20_300
+    rng = np.random.default_rng(1)
+    vectors = rng.standard_normal((n, 8)).astype(np.float32)
+    texts = [f"Passage number {i}" for i in range(n)]
+    write_embedding_output(tmp_path / "out", texts, vectors, model={"model_id": "test/model"}, engine="local",
+                           options={}, shard_rows=8192)
+    app = open_page(PAGE, proj_source="Embedded on this server", proj_server_path=str(tmp_path / "out"),
+                    proj_method="pca", proj_dims=3)
+    assert not app.error, [e.value for e in app.error]
+    chart = [c for c in app.get("plotly_chart") if c.proto.id.endswith("proj_plot")][0]
+    traces = json.loads(chart.proto.spec)["data"]
+    assert {t["type"] for t in traces} == {"scatter3d"}
+    rows = np.concatenate([decoded(t["customdata"]) for t in traces]).astype(int)
+    assert len(rows) == 20_000 and len(set(rows.tolist())) == 20_000 and rows.min() >= 0 and rows.max() < n
+    assert "draws a uniform sample of 20,000 of the 20,300" in page_text(app)
+    # the neighbours of the chosen (drawn) point are sought among every vector, drawn or not
+    chosen = int(app.selectbox(key="proj_pick").value)
+    assert chosen in set(rows.tolist())
+    cosines = [df.value for df in app.dataframe if "cosine" in df.value.columns][0]["cosine"].to_numpy()
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    expected = np.sort(np.delete(unit @ unit[chosen], chosen))[::-1][:10]
+    np.testing.assert_allclose(np.sort(cosines)[::-1], expected, atol=1e-4)

@@ -15,28 +15,41 @@ LARGE = 2_000          # above this many points: small markers, WebGL
 HOVER_TEXT_MAX = 50_000  # above this many points the hover names the point's index instead of its text
 
 
+def drawn_sample(n: int, limit: int, seed: int = 0) -> np.ndarray:
+    """Row numbers, ascending, of a seeded uniform sample of ``limit`` of ``n`` points (all when n ≤ limit):
+    what a 3-D scatter draws of a set too large for it (the same sample on every rerun)."""
+    if n <= limit:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=limit, replace=False))
+
+
 def projection_scatter(points: np.ndarray, groups: np.ndarray, texts, *, dims: int, legend_title: str,
-                       title: str) -> go.Figure:
-    """One trace per group (label or cluster); each point carries its row index as customdata for selections."""
-    hover = [text_label(t, 80) for t in texts]
+                       title: str, rows: np.ndarray | None = None) -> go.Figure:
+    """One trace per group (label or cluster); each point carries its row index as customdata for selections.
+    ``rows``: draw only these rows (e.g. ``drawn_sample``); customdata stays the row number in ``points``."""
+    drawn = np.arange(len(points)) if rows is None else np.asarray(rows)
+    hover = {int(i): text_label(texts[i], 80) for i in drawn} if len(drawn) <= HOVER_TEXT_MAX else None
     figure = go.Figure()
-    large = len(points) > LARGE
-    for number, group in enumerate(pd.unique(groups)):
-        mask = groups == group
-        index = np.flatnonzero(mask)
+    large = len(drawn) > LARGE
+    groups = np.asarray(groups)
+    drawn_groups = groups[drawn]
+    for number, group in enumerate(pd.unique(groups)):  # numbered over all rows: a group keeps its colour in a sample
+        index = drawn[drawn_groups == group]
+        if not len(index):
+            continue
         colour, symbol = category_style(number)
         marker = dict(size=3 if large else 8, opacity=0.6 if large else 0.85, color=colour, symbol=symbol)
         common = dict(name=text_label(str(group), 30), customdata=index,
-                      text=[hover[i] for i in index] if len(points) <= HOVER_TEXT_MAX else None,
-                      hovertemplate=("%{text}" if len(points) <= HOVER_TEXT_MAX else "point %{customdata}")
+                      text=[hover[int(i)] for i in index] if hover is not None else None,
+                      hovertemplate=("%{text}" if hover is not None else "point %{customdata}")
                       + "<extra>%{fullData.name}</extra>")
         if dims == 3:
-            figure.add_trace(go.Scatter3d(x=points[mask, 0], y=points[mask, 1], z=points[mask, 2], mode="markers", marker=marker,
+            figure.add_trace(go.Scatter3d(x=points[index, 0], y=points[index, 1], z=points[index, 2], mode="markers", marker=marker,
                                           **common))
         else:
             # WebGL draws large sets smoothly; small ones as SVG for crisp markers.
             scatter = go.Scattergl if large else go.Scatter
-            figure.add_trace(scatter(x=points[mask, 0], y=points[mask, 1], mode="markers", marker=marker, **common))
+            figure.add_trace(scatter(x=points[index, 0], y=points[index, 1], mode="markers", marker=marker, **common))
     figure.update_layout(height=620, margin=dict(l=10, r=10, t=30, b=10), legend_title_text=legend_title, title=title)
     return figure
 

@@ -1,9 +1,10 @@
 """Many texts → sentence vectors, in batches, without recording hooks (the fast path).
 
 ``embed_texts`` is ``ExplorerModel.encode`` (the model's sentence-transformers pipeline end to
-end: prompt, transformer, pooling, Dense, Normalize) with the CPU fallback: texts are sorted by
-length so each batch pads little, the model's lock is taken per batch so traces from other
-sessions run in between, and a ``progress`` callback and ``should_stop`` check let a page show
+end: prompt, transformer, pooling, Dense, Normalize) with the CPU fallback: texts are tokenized
+once and sorted by token count, batches are cut by padded tokens (core.models.batching) so each
+pads little and its matrix products are large, the model's lock is taken per batch so traces
+from other sessions run in between, and a ``progress`` callback and ``should_stop`` check let a page show
 progress and stop early.
 """
 
@@ -28,6 +29,7 @@ def embed_texts(
     prompt: str | None = None,
     prompt_name: str | None = None,
     batch_size: int = 32,
+    max_tokens: int | None = None,
     layer: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
@@ -41,7 +43,7 @@ def embed_texts(
     vectors, _ = run_with_cpu_fallback(
         explorer,
         lambda model: model.encode(texts, pooling=pooling, normalize=normalize, prompt=prompt, prompt_name=prompt_name,
-                                   batch_size=batch_size, layer=layer, progress=progress, should_stop=should_stop, idf=idf),
+                                   batch_size=batch_size, max_tokens=max_tokens, layer=layer, progress=progress, should_stop=should_stop, idf=idf),
         notify=on_device_fallback,
     )
     return vectors

@@ -23,6 +23,7 @@ import torch
 from ..errors import InputTextError
 from ..pipeline.sentence_pipeline import SentencePipeline
 from ..text.tokenization import TokenizedText, tokenize
+from . import batching
 from .architectures import Architecture
 from .hook_points import HookRegistry
 from .hooks import HookSession, Patch
@@ -175,6 +176,7 @@ class ExplorerModel:
         prompt: str | None = None,
         prompt_name: str | None = None,
         batch_size: int = 32,
+        max_tokens: int | None = None,
         layer: int | None = None,
         progress: Callable[[int, int], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
@@ -183,17 +185,27 @@ class ExplorerModel:
     ) -> np.ndarray | dict[str, np.ndarray]:
         """Embed ``texts`` in batches, the model's sentence-transformers pipeline end to end: prompt,
         transformer, pooling, Dense, Normalize. [N, d] for one pooling (the pipeline's own by default),
-        or name → [N, d] when ``pooling`` is a list, all from one forward pass per batch.
+        or name → [N, d] when ``pooling`` is a list, all from one forward pass per batch; rows in the
+        order of ``texts``.
 
         ``pooling`` replaces only the pooling stage (the Dense layers still follow); ``normalize``
         defaults to the pipeline's Normalize; ``layer`` pools the hidden state after that layer
         (0 = the embedding output) with no Dense layers, since those were trained on the last one.
         ``idf`` is a vocabulary-sized weight vector for the 'idf' pooling. ``patches`` run the
-        passes with those hook-point patches (e.g. the position ablation)."""
+        passes with those hook-point patches (e.g. the position ablation).
+
+        Batches are cut by padded tokens, not by a number of texts (core.models.batching): the texts
+        are tokenized once, sorted by token count, and each batch holds at most ``max_tokens`` padded
+        tokens, by default ``batch_size`` texts of the model's longest length (what a
+        sentence-transformers batch of ``batch_size`` holds at most), but no more than
+        ``batching.TOKEN_BUDGET`` and on the CPU no more than about half a second of work, so one
+        batch never holds the model's lock for long (``batching.default_token_budget``)."""
         if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
             raise InputTextError("Expected a list of texts.")
         if len(texts) == 0:
             raise InputTextError("There are no texts to embed.")
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
         single = pooling is None or isinstance(pooling, str)
         modes = [pooling or self.pipeline.pooling_mode] if single else list(pooling)
         if "idf" in modes and idf is None:
@@ -201,33 +213,44 @@ class ExplorerModel:
         idf_tensor = None if idf is None else torch.as_tensor(np.array(idf, dtype=np.float32))
         prompt_text = self.pipeline.resolve_prompt(prompt, prompt_name)
         prompt_length = self.prompt_length(prompt_text)
-        full_texts = [prompt_text + text for text in texts] if prompt_text else list(texts)
-        order = np.argsort([-len(text) for text in full_texts], kind="stable")  # as sentence-transformers sorts
+        full_texts = [prompt_text + text for text in texts] if prompt_text else texts
+        total = len(texts)
+
+        def stopped(done: int):
+            raise EmbeddingStopped(done, total)
+
+        max_length = self.info.max_seq_length
+        with_types = bool(self.architecture.token_type_embeddings)
+        tokenized = batching.tokenize_all(self.tokenizer, full_texts, max_length, token_types=with_types,
+                                          should_stop=should_stop, on_stop=lambda: stopped(0))
+        budget = max_tokens if max_tokens is not None else batching.default_token_budget(self.info, batch_size)
+        batches = batching.token_budget_batches(tokenized.lengths, budget)
+        pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        padding_side = getattr(self.tokenizer, "padding_side", "right")
         outputs: dict[str, np.ndarray] = {}
         device = self.device
         done = 0
-        for start in range(0, len(texts), batch_size):
+        for index in batches:
             if should_stop is not None and should_stop():
-                raise EmbeddingStopped(done, len(texts))
-            index = order[start: start + batch_size]
-            batch = self.tokenizer([full_texts[i] for i in index], padding=True, truncation=True,
-                                   max_length=self.info.max_seq_length, return_tensors="pt")
-            keys = ("input_ids", "attention_mask", "token_type_ids") if self.architecture.token_type_embeddings else ("input_ids", "attention_mask")
-            batch = {key: batch[key].to(device) for key in keys if key in batch}
+                stopped(done)
+            ids, mask, types = batching.padded_batch(tokenized, index, pad_id, padding_side)
+            batch = {"input_ids": torch.from_numpy(ids).to(device), "attention_mask": torch.from_numpy(mask).to(device)}
+            if types is not None:
+                batch["token_type_ids"] = torch.from_numpy(types).to(device)
             # The lock is taken per batch, so traces from other sessions run in between.
             with (self.hooks(patches=patches) if patches else self._lock), torch.inference_mode():
                 result = self.torch_module(**batch, output_hidden_states=layer is not None)
                 hidden = result.last_hidden_state if layer is None else result.hidden_states[layer]
-                token_weights = None if idf_tensor is None else idf_tensor[batch["input_ids"].cpu()].to(hidden.device)
+                token_weights = None if idf_tensor is None else idf_tensor[torch.from_numpy(ids)].to(hidden.device)
                 for mode in modes:
                     vectors = self.pipeline.embed(hidden, batch["attention_mask"], mode=mode, prompt_length=prompt_length,
                                                   token_weights=token_weights, normalize=normalize, dense=layer is None)
                     if mode not in outputs:
-                        outputs[mode] = np.zeros((len(texts), vectors.shape[-1]), dtype=np.float32)
+                        outputs[mode] = np.zeros((total, vectors.shape[-1]), dtype=np.float32)
                     outputs[mode][index] = vectors.float().cpu().numpy()
             done += len(index)
             if progress is not None:
-                progress(done, len(texts))
+                progress(done, total)
         return outputs[modes[0]] if single else outputs
 
     # -- copies ----------------------------------------------------------------------------------------
